@@ -1,0 +1,263 @@
+"""SFT datasets: the bundled ones and the common formats, all turned into chat ``messages``.
+
+Every loader returns a ``datasets.Dataset`` with one column, ``messages``: a list of
+``{"role": "system" | "user" | "assistant", "content": str}``. The formats read:
+
+==================  ===============================================================
+messages            ``messages: [{role, content}, ...]``  (TRL's "conversational")
+prompt/completion   ``prompt: str, completion: str`` or both as lists of messages
+Alpaca              ``instruction, input (optional), output`` — user = instruction
+                    (+ blank line + input), assistant = output
+ShareGPT            ``conversations: [{from, value}, ...]`` (human/gpt/system)
+==================  ===============================================================
+
+Bundled (written for the lab, reviewed by hand, each with ``train`` and ``eval`` splits whose
+questions do not overlap):
+
+- ``pirate``: helpful, correct answers to everyday questions, all in pirate speak — a behaviour
+  a small model visibly learns in minutes (the default of the QLoRA run);
+- ``json``: every answer is only a JSON object ``{"answer": ..., "confidence": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+
+DATA_DIR = Path(__file__).resolve().parent / "datasets"
+SPLITS = ("train", "eval")
+ROLES = ("system", "user", "assistant")
+FILE_TYPES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
+    "system": "system",
+}
+
+datasets.disable_progress_bars()
+
+
+@dataclass(frozen=True)
+class BundledDataset:
+    name: str
+    title: str
+    description: str
+
+
+BUNDLED = {
+    "pirate": BundledDataset(
+        "pirate",
+        "Pirate assistant",
+        "Helpful, correct answers to everyday questions (science, cooking, travel, coding, maths, "
+        "advice) — every answer in unmistakable pirate speak.",
+    ),
+    "json": BundledDataset(
+        "json",
+        "JSON answers",
+        'Every answer is only a JSON object {"answer": ..., "confidence": ...}: a strict output format.',
+    ),
+}
+
+
+class DatasetFormatError(ValueError):
+    """A dataset file or row that the lab cannot read; the message names file, row and field."""
+
+
+def list_datasets() -> list[str]:
+    """The names of the bundled SFT datasets."""
+    return list(BUNDLED)
+
+
+def detect_format(columns) -> str:
+    """Which SFT format a table with these ``columns`` is in."""
+    cols = set(columns)
+    if "messages" in cols:
+        return "messages"
+    if "conversations" in cols:
+        return "sharegpt"
+    if {"prompt", "completion"} <= cols:
+        return "prompt-completion"
+    if {"instruction", "output"} <= cols:
+        return "alpaca"
+    raise DatasetFormatError(
+        f"columns {sorted(cols)} match no SFT format; expected one of: 'messages'; "
+        "'conversations' (ShareGPT); 'prompt' + 'completion'; 'instruction' + 'output' (Alpaca)."
+    )
+
+
+def _where(source: str, index: int) -> str:
+    return f"{source}, row {index + 1}"
+
+
+def _text(value, source: str, index: int, field: str) -> str:
+    if not isinstance(value, str):
+        got = "missing" if value is None else f"a {type(value).__name__}"
+        raise DatasetFormatError(f"{_where(source, index)}: field '{field}' must be text, got {got}.")
+    return value
+
+
+def _check_messages(msgs, source: str, index: int, field: str) -> list[dict]:
+    if not isinstance(msgs, list) or not msgs:
+        raise DatasetFormatError(f"{_where(source, index)}: field '{field}' must be a non-empty list of messages.")
+    out = []
+    for k, m in enumerate(msgs):
+        if not isinstance(m, dict):
+            raise DatasetFormatError(f"{_where(source, index)}: field '{field}[{k}]' must be an object with role and content.")
+        role = m.get("role")
+        if role not in ROLES:
+            raise DatasetFormatError(
+                f"{_where(source, index)}: field '{field}[{k}].role' is {role!r}; expected one of {', '.join(ROLES)}."
+            )
+        out.append({"role": role, "content": _text(m.get("content"), source, index, f"{field}[{k}].content")})
+    return out
+
+
+def to_messages(row: dict, fmt: str, source: str = "dataset", index: int = 0) -> list[dict]:
+    """Convert one row in format ``fmt`` (see :func:`detect_format`) to chat messages."""
+    if fmt == "messages":
+        return _check_messages(row.get("messages"), source, index, "messages")
+    if fmt == "prompt-completion":
+        prompt, completion = row.get("prompt"), row.get("completion")
+        if isinstance(prompt, list) or isinstance(completion, list):  # conversational
+            return _check_messages(prompt, source, index, "prompt") + _check_messages(
+                completion, source, index, "completion"
+            )
+        return [
+            {"role": "user", "content": _text(prompt, source, index, "prompt")},
+            {"role": "assistant", "content": _text(completion, source, index, "completion")},
+        ]
+    if fmt == "alpaca":
+        instruction = _text(row.get("instruction"), source, index, "instruction")
+        extra = row.get("input")
+        if extra is not None and not isinstance(extra, str):
+            _text(extra, source, index, "input")
+        user = f"{instruction}\n\n{extra}" if extra else instruction
+        return [
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": _text(row.get("output"), source, index, "output")},
+        ]
+    if fmt == "sharegpt":
+        conv = row.get("conversations")
+        if not isinstance(conv, list) or not conv:
+            raise DatasetFormatError(f"{_where(source, index)}: field 'conversations' must be a non-empty list.")
+        out = []
+        for k, turn in enumerate(conv):
+            if not isinstance(turn, dict):
+                raise DatasetFormatError(f"{_where(source, index)}: field 'conversations[{k}]' must be an object.")
+            speaker = turn.get("from", turn.get("role"))
+            role = SHAREGPT_ROLES.get(str(speaker).lower()) if speaker is not None else None
+            if role is None:
+                raise DatasetFormatError(
+                    f"{_where(source, index)}: field 'conversations[{k}].from' is {speaker!r}; "
+                    f"expected one of {', '.join(SHAREGPT_ROLES)}."
+                )
+            value = turn.get("value", turn.get("content"))
+            out.append({"role": role, "content": _text(value, source, index, f"conversations[{k}].value")})
+        return out
+    raise DatasetFormatError(f"unknown format {fmt!r}.")
+
+
+def convert(ds: datasets.Dataset, source: str = "dataset") -> datasets.Dataset:
+    """Any supported format -> a Dataset with just the ``messages`` column."""
+    if len(ds) == 0:
+        raise DatasetFormatError(f"{source} has no rows.")
+    fmt = detect_format(ds.column_names)
+    rows = [to_messages(row, fmt, source, i) for i, row in enumerate(ds)]
+    if not any(m["role"] == "assistant" for msgs in rows for m in msgs):
+        raise DatasetFormatError(f"{source} has no assistant messages: there is nothing to train on.")
+    return datasets.Dataset.from_dict({"messages": rows})
+
+
+def _check_text_file(path: Path) -> None:
+    """Name the file, and the line, of the most common upload errors before ``datasets`` sees them."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DatasetFormatError(f"{path.name} is empty.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DatasetFormatError(f"{path.name} is not UTF-8 text (first bad byte on line {line}).") from None
+    if path.suffix == ".jsonl":
+        for i, line in enumerate(text.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DatasetFormatError(f"{path.name}, row {i + 1}: not valid JSON ({e.msg}).") from None
+            if not isinstance(obj, dict):
+                raise DatasetFormatError(f"{path.name}, row {i + 1}: each line must be a JSON object.")
+    elif path.suffix == ".json":
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DatasetFormatError(f"{path.name}: not valid JSON ({e.msg} at line {e.lineno}).") from None
+        if not isinstance(obj, list) or not all(isinstance(o, dict) for o in obj):
+            raise DatasetFormatError(f"{path.name}: a .json file must hold a list of objects, one per row.")
+
+
+def load_file(path: str | os.PathLike, max_bytes: int | None = None) -> datasets.Dataset:
+    """Read a local JSONL / JSON / CSV / Parquet file through ``datasets.load_dataset``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetFormatError(f"{path.name}: no such file.")
+    builder = FILE_TYPES.get(path.suffix.lower())
+    if builder is None:
+        raise DatasetFormatError(f"{path.name}: unsupported file type; use .jsonl, .json, .csv or .parquet.")
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise DatasetFormatError(
+            f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
+        )
+    if builder != "parquet":
+        _check_text_file(path)
+    try:
+        ds = datasets.load_dataset(builder, data_files=str(path), split="train")
+    except Exception as e:  # datasets wraps parse errors in many types
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DatasetFormatError(f"{path.name} could not be read as {builder}: {reason}") from None
+    return convert(ds, path.name)
+
+
+def load_sft_dataset(name_or_path: str | os.PathLike, split: str = "train", max_bytes: int | None = None) -> datasets.Dataset:
+    """A bundled name, a local file, or (online) a Hub dataset id -> Dataset with ``messages``."""
+    name = str(name_or_path)
+    if name in BUNDLED:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}.")
+        return load_file(DATA_DIR / name / f"{split}.jsonl")
+    if Path(name).suffix.lower() in FILE_TYPES or Path(name).exists():
+        return load_file(name, max_bytes=max_bytes)
+    from lab.models import offline
+
+    if offline():
+        raise DatasetFormatError(
+            f"{name!r} is not a bundled dataset ({', '.join(BUNDLED)}) nor a local file, "
+            "and the Hub is offline."
+        )
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as e:
+        raise DatasetFormatError(f"Could not load the Hub dataset {name!r} (split {split!r}): {e}") from None
+    return convert(ds, name)
+
+
+def chat_text(tokenizer, messages: list[dict]) -> str:
+    """The conversation exactly as the model sees it: its chat template, special tokens included."""
+    return tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def token_lengths(tokenizer, ds: datasets.Dataset) -> list[int]:
+    """Tokens per example once the chat template is applied."""
+    texts = [chat_text(tokenizer, m) for m in ds["messages"]]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
