@@ -1,0 +1,477 @@
+"""SFT loss masking: which tokens the model learns from.
+
+SFT keeps the pre-training loss — next-token prediction — but only on the response:
+
+    loss = - (1 / |T|) * sum_{i in T} log p(x_i | x_<i)        T = trained positions
+
+A position is left out of T by setting its label to ``IGNORE_INDEX = -100``: that is the
+default ``ignore_index`` of ``torch.nn.CrossEntropyLoss`` (and of ``transformers``' causal-LM
+loss), so a -100 label contributes nothing to the sum *and* is not counted in ``|T|``.
+
+Labels here are NOT shifted: ``labels[i]`` is the token at position ``i`` and the model itself
+compares the logits at ``i - 1`` with ``labels[i]`` (``transformers`` shifts inside the loss).
+So ``labels[0]`` is never used, and a sequence of ``L`` tokens has at most ``L - 1`` predictions.
+
+Where the response is, is found by rendering prefixes of the conversation with the chat template
+(the oracle of LLaMA-Factory's tests, and what TRL's ``SFTTrainer`` does for prompt/completion
+data), never by searching strings in the text:
+
+    start of message k            = len(tokens(render(messages[:k])))
+    start of assistant k's reply  = len(tokens(render(messages[:k], add_generation_prompt=True)))
+    end of message k              = len(tokens(render(messages[:k + 1])))
+
+Each length is taken as the common prefix with the tokens of the whole conversation (TRL's
+``common_prefix_length``), so a prompt whose last token merges with the reply's first token
+(``"\\n"`` + ``"  code"`` -> ``"\\n "``) is cut where the two tokenizations diverge, exactly as
+TRL 1.16 does.
+
+Which tokens of an assistant turn are trained: everything the template writes after the
+generation prompt up to the start of the next message — the reply's text, its end-of-turn token
+(``<|im_end|>`` for SmolLM2's ChatML) and the template's separator after it (``"\\n"``). The
+end-of-turn token matters most: it is how the model learns to stop. This is exactly TRL's choice:
+its ``completion_only_loss`` trains everything after the rendered prompt, and its training
+templates for ``assistant_only_loss`` put ``{% generation %}`` around ``content + '<|im_end|>\\n'``.
+The header ``<|im_start|>assistant\\n`` is prompt: at inference the generation prompt supplies it.
+
+A tokenizer without a chat template gets a plain format (:func:`render_plain`) whose replies end
+with the EOS token, and the result says so in ``notices``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+IGNORE_INDEX = -100
+MODES = ("completion", "assistant", "none")
+ROLES = ("system", "user", "assistant")
+
+MODE_HELP = {
+    "completion": "only the final assistant reply is trained (SFT on (prompt, response) pairs)",
+    "assistant": "every assistant turn of the conversation is trained",
+    "none": "every token is trained, as in pre-training (the prompt too)",
+}
+
+#: Headers of the plain fallback format for tokenizers without a chat template.
+PLAIN_HEADERS = {"system": "### System:\n", "user": "### User:\n", "assistant": "### Assistant:\n"}
+PLAIN_SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True)
+class Span:
+    """The tokens ``[start, end)`` of one message; ``[content_start, end)`` is trained if ``trained``.
+
+    ``content_start`` is the end of the header the template writes before the message (for an
+    assistant turn: the end of the generation prompt); for other roles it equals ``start``.
+    """
+
+    index: int  # position in the messages list
+    role: str
+    start: int
+    content_start: int
+    end: int
+    trained: bool
+
+
+@dataclass
+class LabeledExample:
+    """One SFT example as the model sees it: token ids, labels (-100 where masked) and spans."""
+
+    input_ids: list[int]
+    labels: list[int]  # same length as input_ids, NOT shifted (the model shifts)
+    spans: list[Span]
+    mode: str
+    format: str  # "chat template" or "plain (no chat template)"
+    messages: list[dict]
+    notices: list[str] = field(default_factory=list)
+    truncated: bool = False
+    total_tokens: int = 0  # before truncation
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def n_trained(self) -> int:
+        """Positions that carry loss: label != -100, excluding position 0 (nothing predicts it)."""
+        return sum(1 for lab in self.labels[1:] if lab != IGNORE_INDEX)
+
+    @property
+    def wasted_logits_share(self) -> float:
+        """Share of the L computed logit rows whose loss is masked away: 1 - n_trained / L.
+
+        The LM head computes L x V logits (V = vocabulary size) for every sequence; only the rows
+        at positions i - 1 with ``labels[i] != -100`` enter the loss. The rest is computed for nothing
+        (which is why some trainers gather only the trained hidden states before the LM head).
+        """
+        return 1.0 - self.n_trained / self.n_tokens if self.n_tokens else 0.0
+
+
+# --- input checks -------------------------------------------------------------------------------
+
+
+def check_messages(messages) -> list[dict]:
+    """Validate a chat: a non-empty list of ``{"role", "content"}`` with known roles and text."""
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise ValueError("A chat must be a non-empty list of messages, each with a 'role' and a 'content'.")
+    out = []
+    for k, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise ValueError(f"Message {k + 1} must be an object with 'role' and 'content', not {type(m).__name__}.")
+        role, content = m.get("role"), m.get("content")
+        if role not in ROLES:
+            raise ValueError(f"Message {k + 1} has role {role!r}; use one of {', '.join(ROLES)}.")
+        if not isinstance(content, str):
+            raise ValueError(f"Message {k + 1} ({role}) must have text content, not {type(content).__name__}.")
+        out.append({"role": role, "content": content})
+    if not any(m["role"] == "assistant" for m in out):
+        raise ValueError(
+            "This chat has no assistant message, so there is no response to learn from: "
+            "add a message with role 'assistant' (SFT trains on prompt/response pairs)."
+        )
+    return out
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+
+
+def _check_replies(messages: list[dict], mode: str) -> None:
+    last = len(messages) - 1
+    if mode == "completion" and messages[last]["role"] != "assistant":
+        raise ValueError(
+            f"The chat ends with a {messages[last]['role']} message; in 'completion' mode the last message "
+            "must be the assistant reply that is trained."
+        )
+    checked = [last] if mode == "completion" else [k for k, m in enumerate(messages) if m["role"] == "assistant"]
+    for k in checked:
+        if messages[k]["role"] == "assistant" and not messages[k]["content"].strip():
+            raise ValueError(
+                f"The assistant reply (message {k + 1}) is empty: there is nothing to train on. Write a response."
+            )
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def has_chat_template(tokenizer) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def render_plain(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> str:
+    """The fallback format for tokenizers without a chat template ("prompt + response")::
+
+        ### System:\\n{system}\\n\\n### User:\\n{prompt}\\n\\n### Assistant:\\n{response}<eos>
+
+    Each assistant reply ends with the EOS token (so the model learns to stop), like TRL's
+    ``add_eos`` step for non-conversational data; turns are separated by a blank line.
+    """
+    eos = tokenizer.eos_token or ""
+    parts = []
+    for k, m in enumerate(messages):
+        text = PLAIN_HEADERS[m["role"]] + m["content"]
+        if m["role"] == "assistant":
+            text += eos
+        if k < len(messages) - 1:
+            text += PLAIN_SEPARATOR
+        parts.append(text)
+    out = "".join(parts)
+    if add_generation_prompt:
+        out += (PLAIN_SEPARATOR if messages else "") + PLAIN_HEADERS["assistant"]
+    return out
+
+
+def _render(tokenizer, messages: list[dict], add_generation_prompt: bool, chat: bool) -> str:
+    if not chat:
+        return render_plain(tokenizer, messages, add_generation_prompt)
+    if not messages:
+        return ""
+    try:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    except Exception as e:  # jinja TemplateError (e.g. "roles must alternate") or a template bug
+        raise ValueError(f"The model's chat template rejects this conversation: {e}") from e
+
+
+def _tokenize(tokenizer, texts: list[str], chat: bool) -> list[list[int]]:
+    """Tokenize rendered texts the way TRL does: a chat template already wrote the special tokens
+    (``apply_chat_template`` uses ``add_special_tokens=False``); plain text gets the tokenizer's own
+    (a BOS for Llama-style tokenizers), as TRL's ``processing_class(text=...)``."""
+    return tokenizer(texts, add_special_tokens=not chat)["input_ids"]
+
+
+def common_prefix_length(a: list[int], b: list[int]) -> int:
+    """Number of leading tokens ``a`` and ``b`` share (TRL's ``common_prefix_length``)."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+def build_labels(tokenizer, messages, mode: str = "completion", max_length: int | None = None) -> LabeledExample:
+    """Token ids and labels of one chat for SFT, with ``IGNORE_INDEX`` where no loss is taken.
+
+    ``mode``: ``"completion"`` trains only the final assistant reply (the chat must end with it);
+    ``"assistant"`` trains every assistant turn; ``"none"`` trains every token. ``max_length``
+    truncates to the first ``max_length`` tokens (TRL's ``truncation_mode="keep_start"``) and adds
+    a notice. Labels equal TRL 1.16 ``SFTTrainer(completion_only_loss=True)`` on the same chat as
+    ``{"prompt": messages[:-1], "completion": messages[-1:]}`` in completion mode.
+    """
+    _check_mode(mode)
+    messages = check_messages(messages)
+    _check_replies(messages, mode)
+    if max_length is not None and max_length < 2:
+        raise ValueError(f"max_length must be at least 2 tokens, not {max_length}.")
+    chat = has_chat_template(tokenizer)
+
+    n = len(messages)
+    texts = [_render(tokenizer, messages, False, chat)]  # the whole conversation
+    # Prefix renderings: messages[:k] for k = 1..n-1 (starts of messages), and messages[:k] with the
+    # generation prompt for every assistant message k (start of its reply).
+    assistants = [k for k, m in enumerate(messages) if m["role"] == "assistant"]
+    texts += [_render(tokenizer, messages[:k], False, chat) for k in range(1, n)]
+    texts += [_render(tokenizer, messages[:k], True, chat) for k in assistants]
+    ids_list = _tokenize(tokenizer, texts, chat)
+    full = list(ids_list[0])
+    total = len(full)
+
+    # bounds[k] = first token of message k (bounds[n] = end); clipped to be non-decreasing.
+    bounds = [0] + [common_prefix_length(ids, full) for ids in ids_list[1:n]] + [total]
+    for k in range(1, n + 1):
+        bounds[k] = max(bounds[k], bounds[k - 1])
+    reply_start = {}
+    for k, ids in zip(assistants, ids_list[n:]):
+        reply_start[k] = min(max(common_prefix_length(ids, full), bounds[k]), bounds[k + 1])
+
+    trained_msgs = {"completion": {n - 1}, "assistant": set(assistants), "none": set(range(n))}[mode]
+    labels = list(full) if mode == "none" else [IGNORE_INDEX] * total
+    spans = []
+    for k, m in enumerate(messages):
+        start, end = bounds[k], bounds[k + 1]
+        content_start = reply_start.get(k, start)
+        trained = k in trained_msgs
+        if trained and mode != "none":
+            labels[content_start:end] = full[content_start:end]
+        spans.append(Span(k, m["role"], start, content_start, end, trained))
+
+    notices = []
+    if not chat:
+        notices.append(
+            "This tokenizer has no chat template, so the lab uses a plain format "
+            "('### User:' / '### Assistant:' headers, each reply ending with the EOS token)."
+        )
+    truncated = max_length is not None and total > max_length
+    if truncated:
+        full, labels = full[:max_length], labels[:max_length]
+        spans = [
+            Span(s.index, s.role, min(s.start, max_length), min(s.content_start, max_length), min(s.end, max_length), s.trained)
+            for s in spans
+        ]
+        notices.append(
+            f"The example has {total:,} tokens; only the first {max_length:,} are kept "
+            f"(truncation_mode='keep_start', as TRL's max_length={max_length})."
+        )
+    ex = LabeledExample(full, labels, spans, mode, "chat template" if chat else "plain (no chat template)",
+                        messages, notices, truncated, total)
+    if truncated and ex.n_trained == 0:
+        ex.notices.append("After truncation no response token is left: this example trains nothing (TRL drops such rows).")
+    return ex
+
+
+# --- per-token losses ---------------------------------------------------------------------------
+
+
+@dataclass
+class TokenLosses:
+    """Per-token losses of one example under a model.
+
+    ``losses[i] = -log p(input_ids[i] | input_ids[:i])`` for i >= 1 (nan at i = 0: nothing predicts
+    the first token). ``masked_loss`` is their mean over trained positions, which is what
+    ``model(input_ids, labels=labels).loss`` returns; ``full_loss`` is the mean over every position
+    (what the loss would be with no masking).
+    """
+
+    example: LabeledExample
+    losses: list[float]
+    masked_loss: float
+    full_loss: float
+    prompt_loss: float  # mean over the masked positions (what masking leaves out)
+
+
+def token_losses(model, tokenizer, example) -> TokenLosses:
+    """Run the model once over ``example`` (a :class:`LabeledExample` or a chat) and score every token.
+
+    logits: (L, V); nll[i] = cross_entropy(logits[i - 1], input_ids[i]) for i = 1..L-1.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not isinstance(example, LabeledExample):
+        example = build_labels(tokenizer, example)
+    if example.n_tokens < 2:
+        raise ValueError("The example needs at least 2 tokens to have a next-token loss.")
+    device = next(model.parameters()).device
+    ids = torch.tensor([example.input_ids], device=device)  # (1, L)
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0].float()  # (L, V)
+        nll = F.cross_entropy(logits[:-1], ids[0, 1:], reduction="none")  # (L-1,)
+    nll = nll.cpu().tolist()
+    losses = [math.nan] + nll
+    trained = [lab != IGNORE_INDEX for lab in example.labels]
+    on = [x for x, t in zip(losses[1:], trained[1:]) if t]
+    off = [x for x, t in zip(losses[1:], trained[1:]) if not t]
+    mean = lambda xs: sum(xs) / len(xs) if xs else math.nan  # noqa: E731
+    return TokenLosses(example, losses, mean(on), mean(nll), mean(off))
+
+
+# --- token text for display ---------------------------------------------------------------------
+
+
+def token_texts(tokenizer, ids: list[int], window: int = 4) -> list[str]:
+    """The text each token adds, decoded in context (works for byte-level and SentencePiece vocabularies).
+
+    piece_i = decode(ids[w:i+1]) minus decode(ids[w:i]) with w = i - window. A token that holds only
+    part of a multi-byte UTF-8 character (common in Vietnamese) shows as U+FFFD; the token that
+    completes the character carries it.
+    """
+    a = [ids[max(0, i - window): i + 1] for i in range(len(ids))]
+    b = [ids[max(0, i - window): i] for i in range(len(ids))]
+    da = tokenizer.batch_decode(a)
+    db = tokenizer.batch_decode(b)
+    out = []
+    for x, y in zip(da, db):
+        y = y.rstrip("\ufffd")
+        out.append(x[len(y):] if x.startswith(y) else x)
+    return out
+
+
+# --- the failure drill: string-searched response templates --------------------------------------
+
+
+@dataclass
+class DrillResult:
+    """What a string-searching collator does with one sequence."""
+
+    template: str
+    template_ids: list[int]  # the template tokenized ALONE
+    found_at: int | None  # start of the last match, None if not found
+    labels: list[int]
+    n_trained: int
+    reply_ids: list[int]  # the tokens at the reply's start in context, for comparison
+
+
+def string_search_labels(tokenizer, example: LabeledExample, response_template: str) -> DrillResult:
+    """Labels the way older tools found the response: search the template's token ids in the sequence.
+
+    This re-implements the logic of TRL's ``DataCollatorForCompletionOnlyLM`` (removed after TRL 0.19;
+    Unsloth's ``train_on_responses_only`` and FastChat's length arithmetic fail the same way):
+
+        template_ids = tokenizer.encode(response_template, add_special_tokens=False)
+        find the LAST i with input_ids[i : i + len(template_ids)] == template_ids
+        found:     labels[: i + len(template_ids)] = -100, the rest = input_ids
+        not found: a warning in the log, and EVERY label = -100 (the example trains nothing)
+
+    The template tokenized alone need not match the same text tokenized in context: a byte-level
+    BPE merges across the boundary (``"\\n" + "  code" -> "\\n " + " code"``; ``" ###"`` vs ``"###"``),
+    and a template written for another model's format is simply absent.
+    """
+    if not response_template:
+        raise ValueError("Give a response template to search for (for example '<|im_start|>assistant\\n').")
+    tids = tokenizer.encode(response_template, add_special_tokens=False)
+    ids = example.input_ids
+    m = len(tids)
+    found = None
+    for i in range(len(ids) - m + 1):
+        if ids[i: i + m] == tids:
+            found = i  # keep the last match, as the collator does
+    if found is None:
+        labels = [IGNORE_INDEX] * len(ids)
+    else:
+        cut = found + m
+        labels = [IGNORE_INDEX] * cut + list(ids[cut:])
+    n_trained = sum(1 for lab in labels[1:] if lab != IGNORE_INDEX)
+    last = [s for s in example.spans if s.role == "assistant"][-1]
+    reply_ids = list(ids[last.start: min(last.content_start + 2, len(ids))])
+    return DrillResult(response_template, tids, found, labels, n_trained, reply_ids)
+
+
+# --- examples -----------------------------------------------------------------------------------
+
+EXAMPLES = {
+    "Multi-turn chat with a system prompt": [
+        {"role": "system", "content": "You are a patient maths tutor. Answer in at most two sentences."},
+        {"role": "user", "content": "What is a prime number?"},
+        {"role": "assistant", "content": "A prime number is a whole number greater than 1 whose only divisors are 1 and itself, like 2, 3, 5 and 7."},
+        {"role": "user", "content": "Is 1 prime?"},
+        {"role": "assistant", "content": "No: 1 has only one divisor, and a prime needs exactly two, so 1 is not prime."},
+    ],
+    "Vietnamese chat (Tiếng Việt)": [
+        {"role": "user", "content": "Tinh chỉnh có giám sát (SFT) là gì?"},
+        {"role": "assistant", "content": "SFT là bước huấn luyện mô hình ngôn ngữ trên các cặp (câu hỏi, câu trả lời) chất lượng cao, để mô hình học cách làm theo chỉ dẫn."},
+        {"role": "user", "content": "Mất mát được tính trên những token nào?"},
+        {"role": "assistant", "content": "Chỉ trên các token của câu trả lời; các token của câu hỏi có nhãn -100 nên bị bỏ qua."},
+    ],
+    "Reply that starts with indented code": [
+        {"role": "user", "content": "Write the body of a Python function that returns the square of x."},
+        {"role": "assistant", "content": "    return x * x"},
+    ],
+}
+
+#: Response templates people pass to string-searching collators, with where they come from.
+DRILL_TEMPLATES = {
+    "<|im_start|>assistant\n": "this model's own ChatML header",
+    "### Answer:": "TRL's old docs example (\"### Question: ... ### Answer: ...\")",
+    "### Response:": "Alpaca-style tutorials",
+    "<|assistant|>\n": "Zephyr / Phi-3 chat format",
+    "[/INST]": "Llama 2 / Mistral chat format",
+}
+
+MAX_CHARS = 50_000
+
+
+def messages_from_json(text: str) -> list[dict]:
+    """Parse a chat pasted as JSON: a list of messages, or an object with a 'messages' list."""
+    if not text or not text.strip():
+        raise ValueError("Paste a chat as JSON, e.g. [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}].")
+    if len(text) > 4 * MAX_CHARS:
+        raise ValueError(f"The pasted JSON has {len(text):,} characters; the limit is {4 * MAX_CHARS:,}.")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"The pasted chat is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
+    if isinstance(data, dict) and "messages" in data:
+        data = data["messages"]
+    return check_messages(data)
+
+
+def prompt_response_messages(prompt: str, response: str, system: str = "") -> list[dict]:
+    """A single-turn chat from a typed prompt and response (and an optional system prompt)."""
+    if not (prompt or "").strip():
+        raise ValueError("The prompt is empty: type the user's question or instruction.")
+    msgs = [{"role": "system", "content": system}] if (system or "").strip() else []
+    return msgs + [{"role": "user", "content": prompt}, {"role": "assistant", "content": response or ""}]
+
+
+def clip_chars(messages: list[dict], max_chars: int = MAX_CHARS) -> tuple[list[dict], list[str]]:
+    """Cut each message to ``max_chars`` characters, with a notice for each cut."""
+    out, notices = [], []
+    for k, m in enumerate(messages):
+        c = m["content"]
+        if len(c) > max_chars:
+            notices.append(f"Message {k + 1} ({m['role']}) had {len(c):,} characters; it was cut to the first {max_chars:,}.")
+            c = c[:max_chars]
+        out.append({**m, "content": c})
+    return out, notices
+
+
+__all__ = [
+    "IGNORE_INDEX", "MODES", "Span", "LabeledExample", "build_labels", "TokenLosses", "token_losses",
+    "token_texts", "DrillResult", "string_search_labels", "render_plain", "common_prefix_length",
+    "check_messages", "messages_from_json", "prompt_response_messages", "EXAMPLES", "DRILL_TEMPLATES",
+]
