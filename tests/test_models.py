@@ -112,3 +112,10 @@ def test_real_model_in_4bit_nf4_is_quantized_and_still_answers(tokenizer):
     assert model.get_memory_footprint() < 0.35 * models.shared_model().get_memory_footprint()
     reply = chat.answer(model, tokenizer, [{"role": "user", "content": "What is the capital of France?"}])
     assert "Paris" in reply
+
+
+def test_space_without_bundled_model_falls_back_to_the_hub(monkeypatch):
+    monkeypatch.setattr(models, "bundled_gguf", lambda: None)
+    monkeypatch.delenv("LAB_MODEL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert models.resolve() == models.HUB_ID == "HuggingFaceTB/SmolLM2-135M-Instruct"
