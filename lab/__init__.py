@@ -1,0 +1,27 @@
+"""Tuning Lab's headless package: everything the app shows, without Gradio.
+
+Modules (imported on first use, so ``import lab`` stays light)::
+
+    lab.models    find, convert and load the model (full or 4-bit), tiny test models
+    lab.data      bundled SFT datasets and format conversion (messages / Alpaca / ShareGPT / ...)
+    lab.chat      generation with the real chat template, streamed or batched
+    lab.masking   IGNORE_INDEX, build_labels(), per-token losses
+    lab.lora      exact LoRA parameter counts and training-memory estimates
+    lab.nf4       NF4 / FP4 / INT4 code books, block-wise quantization, double quantization
+    lab.training  TrainConfig and the train() generator (QLoRA)
+    lab.plots     every figure, as matplotlib Figures
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["models", "data", "chat", "masking", "lora", "nf4", "training", "plots"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        module = importlib.import_module(f"lab.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'lab' has no attribute {name!r}")

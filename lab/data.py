@@ -30,6 +30,7 @@ import datasets
 
 DATA_DIR = Path(__file__).resolve().parent / "datasets"
 SPLITS = ("train", "eval")
+MAX_UPLOAD_BYTES = 5_000_000  # uploads in the app: 5 MB
 ROLES = ("system", "user", "assistant")
 FILE_TYPES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 SHAREGPT_ROLES = {

@@ -81,8 +81,32 @@ def test_chat_endpoint_rejects_empty_message(client):
 def test_dataset_endpoint_shows_row_and_template(client, tokenizer):
     from lab import data
 
-    slider, raw, formatted, counts, _ = client.predict("json", "eval", 3, api_name="/dataset_row")
+    slider, raw, formatted, counts, _ = client.predict("json", "eval", 3, None, api_name="/dataset_row")
     row = data.load_sft_dataset("json", "eval")[2]["messages"]
     assert row[0]["content"] in raw
     assert formatted.rstrip("\n") == data.chat_text(tokenizer, row).rstrip("\n")  # gr.Code drops the last newline
     assert f"| {len(data.load_sft_dataset('json', 'eval'))} |" in counts
+
+
+def test_dataset_endpoint_reads_an_uploaded_alpaca_file(client, tmp_path):
+    import json
+
+    from gradio_client import handle_file
+
+    rows = [{"instruction": "Translate to French.", "input": "Good night", "output": "Bonne nuit"}] * 3
+    p = tmp_path / "alpaca.json"
+    p.write_text(json.dumps(rows), encoding="utf-8")
+    _, raw, formatted, counts, _ = client.predict("pirate", "train", 1, handle_file(str(p)), api_name="/dataset_row")
+    assert '"instruction": "Translate to French."' in raw  # the row as stored
+    assert "<|im_start|>user\nTranslate to French.\n\nGood night<|im_end|>" in formatted  # as the model sees it
+    assert "read as *alpaca*" in counts and "| 3 |" in counts
+
+
+def test_dataset_endpoint_names_the_bad_row(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    p = tmp_path / "broken.jsonl"
+    p.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": 1, "completion": "b"}\n', encoding="utf-8")
+    with pytest.raises(AppError, match=r"broken\.jsonl, row 2: field 'prompt' must be text"):
+        client.predict("pirate", "train", 1, handle_file(str(p)), api_name="/dataset_row")

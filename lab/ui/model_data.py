@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import gradio as gr
 
@@ -84,23 +85,32 @@ def model_info(model, load_s: float) -> str:
 
 
 @user_errors
-def show_dataset(name: str, split: str, row: float):
-    """Everything the browser shows for dataset ``name``/``split`` and row number ``row`` (1-based)."""
-    ds = data.load_sft_dataset(name, split=split)
+def show_dataset(name: str, split: str, row: float, upload: str | None = None):
+    """Everything the browser shows for a bundled dataset (or an uploaded file) and row ``row`` (1-based)."""
     tokenizer = models.shared_tokenizer()
+    if upload:
+        filename = Path(upload).name
+        table = data.read_table(upload, max_bytes=data.MAX_UPLOAD_BYTES)
+        ds = data.convert(table, filename)
+        title = f"**{filename}** — read as *{data.detect_format(table.column_names)}*, converted to chat messages."
+        label = filename
+    else:
+        table = ds = data.load_sft_dataset(name, split=split)
+        title = f"**{data.BUNDLED[name].title}** — {data.BUNDLED[name].description}"
+        label = f"{name} / {split}"
     index = min(max(int(row or 1), 1), len(ds)) - 1
     messages = ds[index]["messages"]
     stats = data.dataset_stats(tokenizer, ds)
     counts = (
-        f"**{data.BUNDLED[name].title}** — {data.BUNDLED[name].description}\n\n"
+        f"{title}\n\n"
         f"| rows | messages | assistant replies | tokens in all | mean / median / max tokens per row |\n"
         f"|---:|---:|---:|---:|---:|\n"
         f"| {stats.rows:,} | {stats.messages:,} | {stats.assistant_messages:,} | {stats.total_tokens:,} | "
         f"{stats.mean_tokens:.0f} / {stats.median_tokens:.0f} / {stats.max_tokens} |"
     )
-    fig = plots.token_length_histogram(stats.lengths, title=f"Token lengths: {name} / {split} ({stats.rows} rows)")
+    fig = plots.token_length_histogram(stats.lengths, title=f"Token lengths: {label} ({stats.rows} rows)")
     slider = gr.update(maximum=len(ds), value=index + 1)
-    raw = json.dumps({"messages": messages}, ensure_ascii=False, indent=2)
+    raw = json.dumps(table[index], ensure_ascii=False, indent=2, default=str)
     return slider, raw, data.chat_text(tokenizer, messages), counts, fig
 
 
@@ -134,8 +144,16 @@ def build_model_data_tab() -> dict:
         name = gr.Dropdown(data.list_datasets(), value="pirate", label="Dataset", scale=1)
         split = gr.Radio(list(data.SPLITS), value="train", label="Split", scale=1)
         row = gr.Slider(1, 300, value=1, step=1, label="Row", scale=3)
+        upload = gr.File(
+            label="…or your own file (JSONL / JSON / CSV / Parquet, ≤ 5 MB; Alpaca, ShareGPT, "
+            "prompt/completion or messages)",
+            file_types=[".jsonl", ".json", ".csv", ".parquet"],
+            type="filepath",
+            scale=3,
+            height=90,
+        )
     with gr.Row():
-        raw = gr.Code(label="Row as stored (JSONL, messages format)", language="json", lines=12, wrap_lines=True)
+        raw = gr.Code(label="Row as stored", language="json", lines=12, wrap_lines=True)
         formatted = gr.Code(label="What the model sees (chat template applied)", lines=12, wrap_lines=True)
     with gr.Row():
         counts = gr.Markdown()
@@ -149,7 +167,7 @@ def build_model_data_tab() -> dict:
     gr.on(
         triggers=None,  # on page load and whenever an input changes
         fn=show_dataset,
-        inputs=[name, split, row],
+        inputs=[name, split, row, upload],
         outputs=[row, raw, formatted, counts, hist],
         api_name="dataset_row",
     )
