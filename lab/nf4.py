@@ -186,8 +186,7 @@ class QuantState:
         """
         if not self.double_quant:
             return self.absmax
-        scale = self.absmax_scales.repeat_interleave(DQ_BLOCKSIZE)[: self.n_blocks]
-        return dynamic_map()[self.absmax_codes.long()] * scale + self.absmax_offset
+        return _dequantize_dynamic(self.absmax_codes, self.absmax_scales) + self.absmax_offset
 
     def storage_bytes(self) -> dict[str, int]:
         """Bytes stored, by part (the 16 levels and the 256-value map are shared, not counted)."""
@@ -233,8 +232,8 @@ def check_tensor(x) -> torch.Tensor:
         raise ValueError(f"Only float32, float16 and bfloat16 tensors can be quantized, not {x.dtype}.")
     if x.numel() == 0:
         raise ValueError("Cannot quantize an empty tensor: it has no values to scale.")
-    bad = int((~torch.isfinite(x)).sum())
-    if bad:
+    if not bool(torch.isfinite(x.sum(dtype=torch.float64))):  # NaN and ±inf survive a sum
+        bad = int((~torch.isfinite(x)).sum())
         raise ValueError(
             f"The tensor has {bad} NaN or infinite value(s). They would make their block's absmax "
             "NaN or infinite and every value of that block NaN; remove or replace them first."
@@ -293,6 +292,27 @@ def _quantize_dynamic(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return codes.reshape(-1)[:n].to(torch.uint8), absmax
 
 
+def _validated(x, blocksize, quant_type) -> tuple[torch.Tensor, int]:
+    check_tensor(x)
+    _check_quant_type(quant_type)
+    return x.detach().reshape(-1).float(), check_blocksize(blocksize)
+
+
+def _scale_back(levels: torch.Tensor, absmax: torch.Tensor, blocksize: int) -> torch.Tensor:
+    """``levels[i] * absmax[i // blocksize]`` in fp32 (the last block may be shorter)."""
+    n = levels.numel()
+    full = n - n % blocksize
+    out = (levels[:full].view(-1, blocksize) * absmax[: full // blocksize].view(-1, 1)).reshape(-1)
+    if full < n:
+        out = torch.cat([out, levels[full:] * absmax[-1]])
+    return out
+
+
+def _dequantize_dynamic(codes: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """Back from 8 bits: ``dynamic[code_i] * scales[i // 256]`` (fp32)."""
+    return _scale_back(dynamic_map()[codes.long()], scales, DQ_BLOCKSIZE)
+
+
 def quantize(x: torch.Tensor, blocksize: int = 64, quant_type: str = "nf4", double_quant: bool = False):
     """Block-wise 4-bit quantization: returns ``(packed, state)``.
 
@@ -300,15 +320,13 @@ def quantize(x: torch.Tensor, blocksize: int = 64, quant_type: str = "nf4", doub
     (first value in the high nibble), and ``state`` a :class:`QuantState`. For "nf4" and
     "fp4" both equal what ``bitsandbytes.functional.quantize_4bit(x, blocksize=blocksize,
     quant_type=quant_type, compress_statistics=double_quant)`` returns on the CPU.
+    With double quantization: ``offset = mean(absmax)``, then ``absmax - offset`` in 8 bits.
 
     Raises ValueError for an empty tensor, NaN or inf values, an integer tensor, or a block size
     that is not a power of two from 32 to 4096.
     """
-    check_tensor(x)
-    blocksize = check_blocksize(blocksize)
-    _check_quant_type(quant_type)
-    flat = x.detach().reshape(-1).float()
-    scaled, absmax = _scale_blocks(flat, blocksize)  # (n,), (n_blocks,)
+    flat, blocksize = _validated(x, blocksize, quant_type)
+    scaled, absmax = _scale_blocks(flat, blocksize)  # (n,) in [-1, 1], (n_blocks,)
     if scaled.numel() % 2:
         scaled = torch.cat([scaled, scaled.new_zeros(1)])
     packed = pack(nearest_codes(scaled, quant_type))
@@ -336,14 +354,32 @@ def dequantize(packed: torch.Tensor, state: QuantState) -> torch.Tensor:
         raise ValueError(
             f"The packed tensor has {packed.numel()} bytes, but a tensor of {n} values needs {(n + 1) // 2}."
         )
-    levels = state.code[unpack(packed, n).long()]  # (n,) fp32 in [-1, 1]
-    scale = state.block_absmax().repeat_interleave(state.blocksize)[:n]
-    return (levels * scale).to(state.dtype).reshape(state.shape)
+    # Every byte decodes to a pair of levels: (level[byte >> 4], level[byte & 15]).
+    byte = torch.arange(256)
+    pair_of_levels = torch.stack([state.code[byte >> 4], state.code[byte & 0xF]], dim=1)  # (256, 2)
+    levels = pair_of_levels[packed.reshape(-1).long()].reshape(-1)[:n]  # (n,) fp32 in [-1, 1]
+    return _scale_back(levels, state.block_absmax(), state.blocksize).to(state.dtype).reshape(state.shape)
 
 
 def roundtrip(x: torch.Tensor, blocksize: int = 64, quant_type: str = "nf4", double_quant: bool = False):
-    """``dequantize(*quantize(x, ...))``: the values the model computes with."""
-    return dequantize(*quantize(x, blocksize, quant_type, double_quant))
+    """``dequantize(*quantize(x, ...))`` without packing the codes: the same values, sooner."""
+    return roundtrips(x, blocksize, (quant_type,), double_quant)[quant_type]
+
+
+def roundtrips(x: torch.Tensor, blocksize: int = 64, quant_types=QUANT_TYPES, double_quant: bool = False):
+    """:func:`roundtrip` for several 4-bit types at once (the blocks are scaled only once)."""
+    for quant_type in quant_types:
+        _check_quant_type(quant_type)
+    flat, blocksize = _validated(x, blocksize, "nf4")
+    scaled, absmax = _scale_blocks(flat, blocksize)
+    if double_quant:
+        offset = absmax.mean()
+        absmax = _dequantize_dynamic(*_quantize_dynamic(absmax - offset)) + offset
+    out = {}
+    for quant_type in quant_types:
+        levels = code_book(quant_type)[nearest_codes(scaled, quant_type).long()]
+        out[quant_type] = _scale_back(levels, absmax, blocksize).to(x.dtype).reshape(x.shape)
+    return out
 
 
 def bits_per_parameter(blocksize: int = 64, double_quant: bool = False) -> float:
