@@ -1,0 +1,339 @@
+"""Real model architectures for the LoRA calculator, built on the meta device.
+
+A ``config.json`` fixes every weight shape of a model. ``transformers`` can build the model from it
+on PyTorch's *meta* device, where a tensor has a shape and a dtype but no storage::
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)   # a 65B model: ~30 ms, no memory
+
+We walk that model once (its modules, their classes and weight shapes) and keep the result per
+config, so the LoRA arithmetic never touches a tensor. The meta model itself is kept too: it is what
+``peft`` is run on for the cross-check, and it answers questions like "which module is the output
+layer".
+
+Where a config comes from (:func:`load_config`):
+
+- a bundled name (``lab/configs/<stem>.json``: real ``config.json`` files as published on the Hub),
+- a ``transformers.PretrainedConfig`` or a plain ``dict`` (what ``config.json`` holds),
+- the text of a ``config.json`` (starts with ``{``),
+- a Hub id like ``Qwen/Qwen2.5-7B`` (only when online: only ``config.json`` is downloaded).
+
+Nothing here runs remote code, and no user string becomes a file path.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+BUNDLED = {
+    # display name: file stem in lab/configs (the source of each file is its "_source" key)
+    "GPT-2 (124M)": "gpt2",
+    "SmolLM2-135M (the lab's model)": "smollm2-135m",
+    "Qwen2.5-0.5B": "qwen2.5-0.5b",
+    "Gemma-2B": "gemma-2b",
+    "Phi-3-mini (3.8B)": "phi-3-mini",
+    "Llama-2-7B": "llama-2-7b",
+    "Mistral-7B": "mistral-7b",
+    "Llama-3-8B": "llama-3-8b",
+    "Mixtral-8x7B (MoE)": "mixtral-8x7b",
+    "LLaMA-65B (QLoRA paper)": "llama-65b",
+}
+DEFAULT = "SmolLM2-135M (the lab's model)"
+
+MAX_CONFIG_CHARS = 200_000
+"""A config.json is a few kB; refuse anything much larger before parsing it."""
+MAX_LAYERS = 1024
+"""Building is linear in the number of layers; this keeps a pasted config from hanging the app."""
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+# Modules LoRA can adapt, as peft dispatches them (class names; isinstance checks below).
+LINEAR, CONV1D, EMBEDDING, OTHER = "Linear", "Conv1D", "Embedding", "other"
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """One module of the model, as LoRA sees it.
+
+    For a ``Linear`` ``y = x Wᵀ + b``: ``W`` is (d_out × d_in). GPT-2's ``Conv1D`` is the same map with
+    ``W`` stored transposed (d_in × d_out). An ``Embedding`` has ``d_in`` = vocabulary rows and
+    ``d_out`` = embedding width.
+    """
+
+    name: str  # dotted path, e.g. "model.layers.0.self_attn.q_proj"
+    cls: str  # class name, e.g. "Linear", "Conv1D", "LlamaMLP"
+    kind: str  # LINEAR, CONV1D, EMBEDDING or OTHER
+    d_in: int = 0
+    d_out: int = 0
+    weight: int = 0  # numel of its own weight (0 if none)
+    bias: int = 0  # numel of its own bias (0 if none)
+    in_attention: bool = False  # a direct child of an attention block
+    leaf: bool = True  # has no sub-modules
+
+    @property
+    def adaptable(self) -> bool:
+        return self.kind != OTHER
+
+
+@dataclass
+class Architecture:
+    """Everything the calculator needs to know about one model, read once from the meta model."""
+
+    name: str
+    config: object  # transformers.PretrainedConfig
+    model: torch.nn.Module  # on the meta device: shapes only, never run
+    modules: list[ModuleInfo]
+    total: int  # unique parameters (tied weights counted once), as model.num_parameters()
+    output_name: str | None  # the output layer (lm_head), which "all-linear" leaves out
+    tied: bool  # the output layer shares its weight with the input embedding
+    params: dict[str, tuple[int, ...]] = field(default_factory=dict)  # unique name -> shape
+    _subtree: dict[str, int] = field(default_factory=dict, repr=False)
+    resolutions: dict = field(default_factory=dict, repr=False)  # lab.lora's cache, per target choice
+
+    @property
+    def model_type(self) -> str:
+        return self.config.model_type
+
+    def module(self, name: str) -> ModuleInfo:
+        return self._by_name[name]
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, ModuleInfo]:
+        return {m.name: m for m in self.modules}
+
+    def subtree_params(self, name: str) -> int:
+        """Parameters of module ``name`` and its children, each tensor once (a full copy of it)."""
+        if name not in self._subtree:
+            self._subtree[name] = sum(p.numel() for p in self.model.get_submodule(name).parameters())
+        return self._subtree[name]
+
+
+def bundled_names() -> list[str]:
+    return list(BUNDLED)
+
+
+def _read_bundled(stem: str) -> dict:
+    path = CONFIG_DIR / f"{stem}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def bundled_config_dict(name: str) -> dict:
+    """The published ``config.json`` of a bundled architecture (by display name or file stem)."""
+    stem = BUNDLED.get(name, name)
+    if stem not in BUNDLED.values():
+        raise ValueError(f"Unknown bundled architecture {name!r}. Choose one of: {', '.join(BUNDLED)}.")
+    return _read_bundled(stem)
+
+
+def parse_config_json(text: str) -> dict:
+    """Parse the text of a ``config.json``; a malformed one gets a sentence saying where."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("Paste the contents of a config.json (a JSON object) first.")
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ValueError(f"That config.json is {len(text):,} characters; a real one is a few thousand.")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(
+            f"The pasted config.json is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}."
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError("A config.json holds a JSON object ({...}), not a list or a single value.")
+    return data
+
+
+def hub_config_dict(repo_id: str) -> dict:
+    """Download only ``config.json`` of a Hub model (needs internet; never runs its code)."""
+    from lab.models import offline
+
+    repo_id = (repo_id or "").strip()
+    if not HUB_ID.match(repo_id) or ".." in repo_id:
+        raise ValueError(f"{repo_id!r} is not a Hub model id; it looks like 'organisation/model-name'.")
+    if offline():
+        raise ValueError(
+            f"The Hub is offline here (HF_HUB_OFFLINE=1), so {repo_id!r} cannot be fetched: "
+            "paste its config.json instead, or pick a bundled architecture."
+        )
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(repo_id, "config.json")
+    except Exception as e:  # network, gated or missing repositories all land here
+        raise ValueError(f"Could not download config.json of {repo_id!r}: {type(e).__name__}: {e}") from None
+    return parse_config_json(Path(path).read_text(encoding="utf-8"))
+
+
+def config_from_dict(data: dict):
+    """A ``PretrainedConfig`` from the contents of a ``config.json``.
+
+    Keys starting with ``_`` (the bundled files' ``_source``) and ``auto_map`` (remote code, never
+    run here) are dropped; ``model_type`` picks the configuration class.
+    """
+    from transformers import AutoConfig
+
+    data = {k: v for k, v in data.items() if not k.startswith("_") and k != "auto_map"}
+    model_type = data.pop("model_type", None)
+    if not model_type or not isinstance(model_type, str):
+        raise ValueError('The config has no "model_type" (e.g. "llama"), so transformers cannot tell what to build.')
+    from transformers import CONFIG_MAPPING
+
+    if model_type not in CONFIG_MAPPING:
+        raise ValueError(
+            f"transformers {_tf_version()} does not know the model type {model_type!r} "
+            "(check the spelling against the model's config.json)."
+        )
+    try:
+        return AutoConfig.for_model(model_type, **data)
+    except Exception as e:
+        raise ValueError(f"transformers could not read this {model_type!r} config: {e}") from None
+
+
+def _tf_version() -> str:
+    import transformers
+
+    return transformers.__version__
+
+
+def load_config(source, name: str | None = None):
+    """Turn any accepted source into ``(config, name)``; see the module docstring for the sources."""
+    from transformers import PretrainedConfig
+
+    if isinstance(source, PretrainedConfig):
+        return source, name or getattr(source, "name_or_path", "") or source.model_type
+    if isinstance(source, dict):
+        return config_from_dict(source), name or source.get("model_type", "pasted config")
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError("Give a bundled architecture name, a config dict, config.json text or a Hub id.")
+    text = source.strip()
+    if text.startswith("{"):
+        return config_from_dict(parse_config_json(text)), name or "pasted config.json"
+    if text in BUNDLED or text in BUNDLED.values():
+        display = text if text in BUNDLED else next(k for k, v in BUNDLED.items() if v == text)
+        return config_from_dict(bundled_config_dict(text)), name or display
+    if "/" in text:
+        return config_from_dict(hub_config_dict(text)), name or text
+    raise ValueError(
+        f"{text!r} is neither a bundled architecture ({', '.join(BUNDLED)}) nor a Hub id like 'org/model'."
+    )
+
+
+def _config_key(config) -> str:
+    return json.dumps(config.to_dict(), sort_keys=True, default=str)
+
+
+def _check_size(config) -> None:
+    sub = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for attr in ("num_hidden_layers", "n_layer", "num_layers"):
+        n = getattr(sub, attr, None)
+        if isinstance(n, int) and n > MAX_LAYERS:
+            raise ValueError(f"{attr}={n:,} is more layers than any real model; the calculator stops at {MAX_LAYERS}.")
+
+
+def build_meta_model(config) -> torch.nn.Module:
+    """Build the causal LM of ``config`` on the meta device (shapes only, no memory, no download)."""
+    from transformers import AutoModelForCausalLM
+
+    _check_size(config)
+    tf_logger = logging.getLogger("transformers")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")
+            return AutoModelForCausalLM.from_config(config)
+    except ValueError as e:
+        if "Unrecognized configuration class" in str(e):
+            raise ValueError(
+                f"transformers cannot build a causal language model from model_type {config.model_type!r} "
+                "(is it an encoder, a vision model or a model that needs remote code?)."
+            ) from None
+        raise ValueError(f"transformers could not build this config: {e}") from None
+    except Exception as e:  # shape mistakes in a pasted config end up here (e.g. heads not dividing width)
+        raise ValueError(f"transformers could not build this config: {type(e).__name__}: {e}") from None
+    finally:
+        tf_logger.setLevel(level)
+
+
+def _kind(module) -> tuple[str, int, int]:
+    from transformers.pytorch_utils import Conv1D
+
+    if isinstance(module, torch.nn.Linear):
+        return LINEAR, module.in_features, module.out_features
+    if isinstance(module, Conv1D):  # weight stored (d_in, d_out)
+        d_in, d_out = module.weight.shape
+        return CONV1D, int(d_in), int(d_out)
+    if isinstance(module, torch.nn.Embedding):
+        return EMBEDDING, module.num_embeddings, module.embedding_dim
+    return OTHER, 0, 0
+
+
+def describe(model, config, name: str) -> Architecture:
+    """Walk a (meta) model once: every module's class, kind and weight shape."""
+    modules = []
+    attention = {n for n, m in model.named_modules() if "attention" in type(m).__name__.lower()}
+    for mod_name, module in model.named_modules():
+        if not mod_name:
+            continue
+        kind, d_in, d_out = _kind(module)
+        own = dict(module.named_parameters(recurse=False))  # parameters only: GPT-2 once had a "bias" buffer
+        weight, bias = own.get("weight"), own.get("bias")
+        parent = mod_name.rpartition(".")[0]
+        modules.append(
+            ModuleInfo(
+                name=mod_name,
+                cls=type(module).__name__,
+                kind=kind,
+                d_in=d_in,
+                d_out=d_out,
+                weight=weight.numel() if weight is not None else 0,
+                bias=bias.numel() if bias is not None else 0,
+                in_attention=parent in attention,
+                leaf=next(module.children(), None) is None,
+            )
+        )
+    out = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    output_name = next((n for n, m in model.named_modules() if m is out), None) if out is not None else None
+    inp = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    tied = bool(out is not None and inp is not None and out.weight is inp.weight)
+    params = {n: tuple(p.shape) for n, p in model.named_parameters()}
+    total = sum(p.numel() for p in model.parameters())
+    return Architecture(
+        name=name, config=config, model=model, modules=modules, total=total,
+        output_name=output_name, tied=tied, params=params,
+    )
+
+
+_lock = threading.Lock()
+_cache: dict[str, Architecture] = {}
+_CACHE_SIZE = 16
+
+
+def architecture(source, name: str | None = None) -> Architecture:
+    """The :class:`Architecture` of any config source, built once per distinct config."""
+    config, name = load_config(source, name)
+    key = _config_key(config)
+    with _lock:
+        arch = _cache.get(key)
+    if arch is not None:
+        return arch
+    arch = describe(build_meta_model(config), config, name)
+    with _lock:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache.setdefault(key, arch)
+        return _cache[key]
+
+
+def layer_pattern(name: str) -> str:
+    """``model.layers.7.mlp.up_proj`` → ``model.layers.*.mlp.up_proj``: one row per repeated module."""
+    return re.sub(r"(?<=\.)\d+(?=\.|$)", "*", name)

@@ -1,0 +1,122 @@
+"""The bundled configs build the real models: parameter totals against published figures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lab import architectures as A
+
+# Published parameter counts, with where they come from. Exact integers where the source gives one.
+PUBLISHED_EXACT = {
+    # GPT-2 small: the count `GPT2LMHeadModel.from_pretrained("gpt2").num_parameters()` reports
+    # (tied embeddings), the figure quoted for the 124M model.
+    "gpt2": 124_439_808,
+    # Llama 2 7B: Meta's checkpoint, 6,738,415,616 parameters (Hub model card / safetensors metadata).
+    "llama-2-7b": 6_738_415_616,
+    # Mistral 7B v0.1: 7,241,732,096 parameters (Hub safetensors metadata, "7.24B").
+    "mistral-7b": 7_241_732_096,
+    # Llama 3 8B: 8,030,261,248 parameters (Hub safetensors metadata, "8.03B").
+    "llama-3-8b": 8_030_261_248,
+}
+PUBLISHED_ROUNDED = {
+    # (figure, unit of its last digit): the count truncated to that digit equals the figure.
+    # LLaMA paper (Touvron et al. 2023), Table 2: 65.2B.
+    "llama-65b": (65.2e9, 0.1e9),
+    # Mixtral of Experts (Jiang et al. 2024): 47B total parameters (Hub: 46.7B).
+    "mixtral-8x7b": (46.7e9, 0.1e9),
+    # Phi-3 technical report (Abdin et al. 2024): phi-3-mini, 3.8B parameters.
+    "phi-3-mini": (3.8e9, 0.1e9),
+    # Qwen2.5-0.5B model card: 0.49B parameters.
+    "qwen2.5-0.5b": (0.49e9, 0.01e9),
+}
+
+
+@pytest.mark.parametrize("stem", sorted(PUBLISHED_EXACT))
+def test_bundled_totals_match_published_exact_counts(stem):
+    assert A.architecture(stem).total == PUBLISHED_EXACT[stem]
+
+
+@pytest.mark.parametrize("stem", sorted(PUBLISHED_ROUNDED))
+def test_bundled_totals_match_published_rounded_counts(stem):
+    value, unit = PUBLISHED_ROUNDED[stem]
+    assert A.architecture(stem).total // unit == round(value / unit)
+
+
+def test_gemma_non_embedding_count_matches_the_gemma_report():
+    # Gemma report (Gemma Team 2024), Table 2: the 2B model has 1,981,884,416 non-embedding parameters.
+    arch = A.architecture("gemma-2b")
+    embedding = arch.config.vocab_size * arch.config.hidden_size
+    assert arch.total - embedding == 1_981_884_416
+    assert arch.tied and arch.output_name == "lm_head"
+
+
+def test_qwen_non_embedding_count_matches_its_card():
+    # Qwen2.5-0.5B model card: 0.36B non-embedding parameters (embeddings are tied).
+    arch = A.architecture("qwen2.5-0.5b")
+    assert round((arch.total - arch.config.vocab_size * arch.config.hidden_size) / 1e9, 2) == 0.36
+
+
+def test_every_bundled_config_builds_and_names_its_output_layer():
+    assert len(A.BUNDLED) >= 10
+    for display, stem in A.BUNDLED.items():
+        arch = A.architecture(display)
+        assert arch.total > 100_000_000, stem
+        assert arch.output_name == "lm_head", stem
+        assert json.loads((A.CONFIG_DIR / f"{stem}.json").read_text())["_source"]
+
+
+def test_smollm2_config_has_the_bundled_models_shapes(real_model):
+    """The bundled config.json builds exactly the lab's real model: same names, same shapes."""
+    arch = A.architecture("smollm2-135m")
+    real = {n: tuple(p.shape) for n, p in real_model.named_parameters()}
+    assert arch.params == real
+    assert arch.total == real_model.num_parameters() == 134_515_008
+    assert arch.tied == (real_model.lm_head.weight is real_model.model.embed_tokens.weight)
+
+
+def test_gpt2_modules_are_conv1d_with_transposed_weights():
+    arch = A.architecture("gpt2")
+    c_attn = arch.module("transformer.h.0.attn.c_attn")
+    assert (c_attn.cls, c_attn.kind, c_attn.d_in, c_attn.d_out) == ("Conv1D", A.CONV1D, 768, 2304)
+    assert c_attn.bias == 2304 and c_attn.in_attention
+
+
+def test_sources_are_equivalent():
+    """A bundled name, its dict, its JSON text and its PretrainedConfig all give the same model."""
+    data = A.bundled_config_dict("llama-2-7b")
+    a = A.architecture("Llama-2-7B")
+    assert A.architecture(data) is a
+    assert A.architecture(json.dumps(data)) is a
+    assert A.architecture(a.config) is a
+
+
+def test_layer_pattern():
+    assert A.layer_pattern("model.layers.12.mlp.experts.3") == "model.layers.*.mlp.experts.*"
+    assert A.layer_pattern("lm_head") == "lm_head"
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ('{"model_type": "llama", "hidden_size": 64,', "not valid JSON: "),
+        ("[1, 2]", None),
+        ('{"hidden_size": 64}', "model_type"),
+        ('{"model_type": "no-such-model"}', "does not know the model type"),
+        ('{"model_type": "vit"}', "cannot build a causal language model"),
+        ('{"model_type": "llama", "num_hidden_layers": 100000}', "more layers than any real model"),
+        ("nonsense", "neither a bundled architecture"),
+        ("org/model", "offline"),
+        ("../../etc/passwd", "not a Hub model id"),
+    ],
+)
+def test_bad_configs_get_a_sentence(source, words):
+    with pytest.raises(ValueError) as err:
+        A.architecture(source)
+    message = str(err.value)
+    assert message.endswith(".") or message.endswith(")")
+    if words:
+        assert words in message
+    if "JSON" in (words or ""):
+        assert "line 1, column" in message
