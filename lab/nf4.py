@@ -104,7 +104,7 @@ def fp4_levels() -> torch.Tensor:
 def int4_levels() -> torch.Tensor:
     """Symmetric INT4 in code order (sign-magnitude): k / 7 for k = 7..0, then -0..-7."""
     mags = torch.tensor(_INT4_MAGNITUDES)
-    return torch.cat([mags, -mags]) / 7.0
+    return torch.cat([mags, -mags.flip(0)]) / 7.0
 
 
 def code_book(quant_type: str) -> torch.Tensor:
