@@ -1,0 +1,285 @@
+"""lab.masking: labels against TRL's own SFTTrainer, the prefix-rendering oracle, losses against the
+model's own loss, the string-search failure drill, and bad input."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import datasets
+import pytest
+import torch
+
+from lab import data, masking
+from lab.masking import IGNORE_INDEX
+
+MULTI = masking.EXAMPLES["Multi-turn chat with a system prompt"]
+VIET = masking.EXAMPLES["Vietnamese chat (Tiếng Việt)"]
+CODE = masking.EXAMPLES["Reply that starts with indented code"]  # "\n" + "    return" merge: not a prefix
+
+
+def bundled_rows(n: int = 6) -> list[list[dict]]:
+    return list(data.load_sft_dataset("pirate")["messages"][:n]) + list(data.load_sft_dataset("json")["messages"][:n])
+
+
+def trl_prepare(tokenizer, tiny, rows: list[dict], tmp_path, **config):
+    """The dataset exactly as TRL 1.16's SFTTrainer prepares it (input_ids + labels)."""
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(output_dir=str(tmp_path), report_to=[], max_length=None, use_cpu=True, **config)
+    trainer = SFTTrainer(model=tiny, args=args, train_dataset=datasets.Dataset.from_list(rows), processing_class=tokenizer)
+    return trainer.train_dataset
+
+
+# --- labels vs TRL ------------------------------------------------------------------------------
+
+
+def test_completion_labels_identical_to_trl(tokenizer, tiny, tmp_path):
+    chats = bundled_rows() + [MULTI, VIET, CODE]
+    rows = [{"prompt": c[:-1], "completion": c[-1:]} for c in chats]
+    prepared = trl_prepare(tokenizer, tiny, rows, tmp_path, completion_only_loss=True)
+    for chat, trl_row in zip(chats, prepared):
+        ex = masking.build_labels(tokenizer, chat, "completion")
+        assert ex.input_ids == trl_row["input_ids"]
+        assert ex.labels == trl_row["labels"]
+        assert ex.n_trained > 0
+
+
+def test_not_a_prefix_case_follows_trl(tokenizer):
+    """The reply starts with spaces: "\\n" of the generation prompt merges with them into one token,
+    so the tokenized prompt is not a prefix of the whole; training starts where they diverge."""
+    prompt_ids = tokenizer.apply_chat_template(CODE[:-1], add_generation_prompt=True)["input_ids"]
+    full_ids = tokenizer.apply_chat_template(CODE)["input_ids"]
+    diverge = masking.common_prefix_length(prompt_ids, full_ids)
+    assert diverge < len(prompt_ids)  # really not a prefix
+    ex = masking.build_labels(tokenizer, CODE, "completion")
+    first = next(i for i, lab in enumerate(ex.labels) if lab != IGNORE_INDEX)
+    assert first == diverge
+    assert tokenizer.decode(ex.input_ids[first:]).startswith("\n    return x * x")
+
+
+def test_plain_fallback_identical_to_trl(tokenizer, tiny, tmp_path):
+    plain = copy.deepcopy(tokenizer)
+    plain.chat_template = None
+    chats = bundled_rows(3) + [MULTI, CODE]
+    rows = [{"prompt": masking.render_plain(plain, c[:-1], add_generation_prompt=True), "completion": c[-1]["content"]} for c in chats]
+    prepared = trl_prepare(plain, tiny, rows, tmp_path, completion_only_loss=True)
+    for chat, trl_row in zip(chats, prepared):
+        ex = masking.build_labels(plain, chat, "completion")
+        assert ex.format.startswith("plain")
+        assert any("no chat template" in n for n in ex.notices)
+        assert ex.input_ids == trl_row["input_ids"] and ex.labels == trl_row["labels"]
+        assert ex.labels[-1] == plain.eos_token_id  # the model learns to stop
+
+
+def test_trl_assistant_only_loss_refuses_smollm2_template(tokenizer, tiny, tmp_path):
+    """SmolLM2's template has no {% generation %} markers and TRL 1.16 has no patch for it."""
+    with pytest.raises(ValueError, match="generation"):
+        trl_prepare(tokenizer, tiny, [{"messages": MULTI}], tmp_path, assistant_only_loss=True)
+
+
+def test_assistant_labels_identical_to_trl_with_generation_markers(tokenizer, tiny, tmp_path):
+    """Same template with {% generation %} around what follows the generation prompt (content +
+    '<|im_end|>\\n', as TRL's own ChatML training templates): TRL's assistant masks = our spans."""
+    marked = copy.deepcopy(tokenizer)
+    turn = "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    assert turn in tokenizer.chat_template
+    marked.chat_template = tokenizer.chat_template.replace(
+        turn,
+        "{% if message['role'] == 'assistant' %}{{'<|im_start|>assistant\n'}}{% generation %}"
+        "{{message['content'] + '<|im_end|>\n'}}{% endgeneration %}{% else %}" + turn + "{% endif %}",
+    )
+    chats = [MULTI, VIET, CODE] + bundled_rows(3)
+    prepared = trl_prepare(marked, tiny, [{"messages": c} for c in chats], tmp_path, assistant_only_loss=True)
+    for chat, trl_row in zip(chats, prepared):
+        ex = masking.build_labels(tokenizer, chat, "assistant")
+        assert ex.input_ids == trl_row["input_ids"] and ex.labels == trl_row["labels"]
+
+
+# --- prefix-rendering oracle --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chat", [MULTI, VIET], ids=["multi-turn", "vietnamese"])
+def test_prefix_rendering_oracle(tokenizer, chat):
+    """Every assistant turn is trained from the end of apply_chat_template(messages[:k],
+    add_generation_prompt=True) to the start of the next message; nothing else is."""
+    full = tokenizer.apply_chat_template(chat)["input_ids"]
+    ex = masking.build_labels(tokenizer, chat, "assistant")
+    assert ex.input_ids == full
+    expected = [IGNORE_INDEX] * len(full)
+    for k, m in enumerate(chat):
+        if m["role"] != "assistant":
+            continue
+        start = len(tokenizer.apply_chat_template(chat[:k], add_generation_prompt=True)["input_ids"])
+        end = len(tokenizer.apply_chat_template(chat[: k + 1])["input_ids"])
+        assert full[:end][:start] == tokenizer.apply_chat_template(chat[:k], add_generation_prompt=True)["input_ids"]
+        expected[start:end] = full[start:end]
+        assert tokenizer.decode(full[start:end]) == m["content"] + "<|im_end|>\n"
+    assert ex.labels == expected
+    # completion mode keeps only the last of those spans; none trains everything
+    last = masking.build_labels(tokenizer, chat, "completion")
+    trained_text = tokenizer.decode([t for t in last.labels if t != IGNORE_INDEX])
+    assert trained_text == chat[-1]["content"] + "<|im_end|>\n"
+    assert masking.build_labels(tokenizer, chat, "none").labels == full
+    # spans cover the sequence in order, one per message
+    spans = ex.spans
+    assert [s.role for s in spans] == [m["role"] for m in chat]
+    assert spans[0].start == 0 and spans[-1].end == len(full)
+    assert all(a.end == b.start for a, b in zip(spans, spans[1:]))
+
+
+def test_user_text_never_trained(tokenizer):
+    ex = masking.build_labels(tokenizer, MULTI, "assistant")
+    trained = tokenizer.decode([t for t in ex.labels if t != IGNORE_INDEX])
+    for m in MULTI:
+        if m["role"] != "assistant":
+            assert m["content"] not in trained
+
+
+def test_wasted_share_and_counts(tokenizer):
+    none = masking.build_labels(tokenizer, MULTI, "none")
+    assert none.n_trained == none.n_tokens - 1  # position 0 is never predicted
+    assert math.isclose(none.wasted_logits_share, 1 / none.n_tokens)  # only the last row predicts nothing
+    comp = masking.build_labels(tokenizer, MULTI, "completion")
+    asst = masking.build_labels(tokenizer, MULTI, "assistant")
+    assert 0 < comp.n_trained < asst.n_trained < none.n_trained
+    assert comp.wasted_logits_share > asst.wasted_logits_share > none.wasted_logits_share
+
+
+def test_token_texts_rebuild_the_text(tokenizer):
+    ex = masking.build_labels(tokenizer, VIET, "completion")
+    texts = masking.token_texts(tokenizer, ex.input_ids)
+    assert len(texts) == ex.n_tokens
+    assert "".join(texts).replace("\ufffd", "") == tokenizer.decode(ex.input_ids)
+    assert "<|im_start|>" in texts
+
+
+# --- losses -------------------------------------------------------------------------------------
+
+
+def _model_loss(model, ex):
+    with torch.inference_mode():
+        return model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels])).loss.item()
+
+
+@pytest.mark.parametrize("mode", masking.MODES)
+def test_masked_loss_equals_model_loss_tiny(tokenizer, tiny, mode):
+    ex = masking.build_labels(tokenizer, MULTI, mode)
+    tl = masking.token_losses(tiny, tokenizer, ex)
+    assert len(tl.losses) == ex.n_tokens and math.isnan(tl.losses[0])
+    assert tl.masked_loss == pytest.approx(_model_loss(tiny, ex), rel=1e-5)
+    # a random model: the loss is near ln V
+    assert abs(tl.full_loss - math.log(len(tokenizer))) < 1.0
+
+
+@pytest.mark.parametrize("chat,mode", [(MULTI, "completion"), (VIET, "assistant"), (CODE, "none")])
+def test_masked_loss_equals_model_loss_real(tokenizer, real_model, chat, mode):
+    ex = masking.build_labels(tokenizer, chat, mode)
+    tl = masking.token_losses(real_model, tokenizer, ex)
+    assert tl.masked_loss == pytest.approx(_model_loss(real_model, ex), rel=1e-5)
+    assert tl.full_loss == pytest.approx(_model_loss(real_model, masking.build_labels(tokenizer, chat, "none")), rel=1e-5)
+
+
+def test_stop_token_is_trained_and_predicted(tokenizer, real_model):
+    """The reply's <|im_end|> carries a label (the model learns to stop), and the instruct model
+    already predicts it after a complete answer."""
+    tl = masking.token_losses(real_model, tokenizer, masking.build_labels(tokenizer, MULTI, "completion"))
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    ex = tl.example
+    last_end = max(i for i, t in enumerate(ex.input_ids) if t == im_end)
+    assert ex.labels[last_end] == im_end  # the stop token is trained
+    assert tl.losses[last_end] < 1.0  # and the model already predicts it
+
+
+def test_bf16_autocast_close_to_fp32(tokenizer, tiny):
+    ex = masking.build_labels(tokenizer, MULTI, "assistant")
+    a = masking.token_losses(tiny, tokenizer, ex)
+    b = masking.token_losses(tiny, tokenizer, ex, autocast_dtype=torch.bfloat16)
+    assert b.masked_loss == pytest.approx(a.masked_loss, abs=0.05)
+
+
+# --- the failure drill --------------------------------------------------------------------------
+
+
+def test_drill_template_from_another_format_trains_nothing(tokenizer):
+    ex = masking.build_labels(tokenizer, MULTI, "completion")
+    drill = masking.string_search_labels(tokenizer, ex, "### Response:")
+    assert drill.found_at is None
+    assert drill.n_trained == 0 and set(drill.labels) == {IGNORE_INDEX}
+    assert ex.n_trained > 0  # prefix rendering gets it right on the same example
+
+
+def test_drill_own_header_found_on_a_plain_reply(tokenizer):
+    ex = masking.build_labels(tokenizer, MULTI, "completion")
+    drill = masking.string_search_labels(tokenizer, ex, "<|im_start|>assistant\n")
+    assert drill.found_at is not None
+    assert drill.labels == ex.labels  # the last match is the final reply's header
+
+
+def test_drill_own_header_lost_to_tokenization_in_context(tokenizer):
+    """'<|im_start|>assistant\\n' tokenized alone ends with '\\n'; in context that '\\n' merged with
+    the reply's leading spaces, so the search fails and the count drops to 0."""
+    ex = masking.build_labels(tokenizer, CODE, "completion")
+    drill = masking.string_search_labels(tokenizer, ex, "<|im_start|>assistant\n")
+    assert drill.template_ids[-1] == tokenizer.encode("\n", add_special_tokens=False)[0]
+    assert drill.reply_ids[: len(drill.template_ids)] != drill.template_ids
+    assert drill.found_at is None and drill.n_trained == 0
+    assert ex.n_trained > 0
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_empty_response(tokenizer):
+    with pytest.raises(ValueError, match="empty"):
+        masking.build_labels(tokenizer, masking.prompt_response_messages("Hi", "   "))
+
+
+def test_no_assistant_turn(tokenizer):
+    with pytest.raises(ValueError, match="no assistant message"):
+        masking.build_labels(tokenizer, [{"role": "user", "content": "Hi"}])
+
+
+def test_chat_must_end_with_reply_in_completion_mode(tokenizer):
+    chat = MULTI + [{"role": "user", "content": "Thanks"}]
+    with pytest.raises(ValueError, match="last message"):
+        masking.build_labels(tokenizer, chat, "completion")
+    assert masking.build_labels(tokenizer, chat, "assistant").n_trained > 0
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [([], "non-empty"), ("hello", "non-empty"), ([{"role": "bot", "content": "x"}], "role"),
+     ([{"role": "user", "content": 3}], "text content")],
+)
+def test_malformed_chats(tokenizer, bad, match):
+    with pytest.raises(ValueError, match=match):
+        masking.build_labels(tokenizer, bad)
+
+
+def test_bad_mode(tokenizer):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        masking.build_labels(tokenizer, MULTI, "prompt")
+
+
+def test_fifty_thousand_characters_truncated_with_notice(tokenizer):
+    long = "Arr, " * 10_000  # 50,000 characters
+    msgs, notes = masking.clip_chars(masking.prompt_response_messages("Tell me a tale.", long + "the end"))
+    assert len(msgs[-1]["content"]) == masking.MAX_CHARS and "cut" in notes[0]
+    ex = masking.build_labels(tokenizer, msgs, max_length=512)
+    assert ex.n_tokens == 512 and ex.truncated and ex.total_tokens > 512
+    assert any("only the first 512" in n for n in ex.notices)
+    assert ex.n_trained > 0
+    # a prompt that fills the window leaves nothing to train: said plainly
+    ex2 = masking.build_labels(tokenizer, masking.prompt_response_messages(long, "Short."), max_length=512)
+    assert ex2.n_trained == 0 and any("trains nothing" in n for n in ex2.notices)
+
+
+def test_json_chat_errors():
+    with pytest.raises(ValueError, match="not valid JSON"):
+        masking.messages_from_json("[{'role': 'user'}]")
+    with pytest.raises(ValueError, match="Paste a chat"):
+        masking.messages_from_json("  ")
+    ok = masking.messages_from_json('{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}')
+    assert ok[1] == {"role": "assistant", "content": "b"}
+
