@@ -34,7 +34,7 @@ MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 
 
 def synthetic_tensor(kind: str = "normal", n: int = 65_536, seed: int = 0) -> torch.Tensor:
-    """``n`` fp32 values with standard deviation about 0.02.
+    """``n`` fp32 values whose bulk has a standard deviation of about 0.02.
 
     "normal": N(0, 0.02²), what NF4 is designed for. "uniform": U(-a, a) with the same std.
     "heavy-tailed": Student's t with 3 degrees of freedom, plus 1 value in 1,000 pushed to
