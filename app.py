@@ -11,6 +11,7 @@ import os
 import gradio as gr
 
 from lab.ui import masking, model_data
+from lab.ui import lora
 from lab.ui import nf4
 from lab.ui.style import CSS, THEME
 
@@ -32,6 +33,8 @@ def build_app() -> gr.Blocks:
                 model_data.build_model_data_tab()
             with gr.Tab("SFT masking", id="masking"):
                 masking.build_masking_tab()
+            with gr.Tab("LoRA calculator", id="lora"):
+                lora.build_lora_tab()
             with gr.Tab("NF4 explorer", id="nf4"):
                 nf4.build_nf4_tab()
     return demo

@@ -46,6 +46,117 @@ def token_length_histogram(lengths, title: str = "Token lengths") -> Figure:
 
 # --- LoRA calculator --------------------------------------------------------------------------
 
+MEMORY_COLORS = {
+    "weights": "#4f46e5",  # indigo
+    "gradients": "#f59e0b",  # amber
+    "optimizer": "#dc2626",  # red: Adam's two moments
+    "activations": "#059669",  # green
+    "overhead": "#94a3b8",  # slate
+}
+
+
+def _count_label(n: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def lora_rank_figure(ranks, series: dict, current_rank: int, current_label: str, full_params: int,
+                     title: str = "Trainable parameters against the LoRA rank") -> Figure:
+    """Trainable parameters (log) against rank r (log₂) for each target preset.
+
+    ``series``: label -> trainable count per rank. LoRA's count is r · Σ(d_in + d_out) (+ a constant for
+    DoRA, biases and saved modules), so each preset is a straight line of slope 1 on log-log axes.
+    The dashed line is the whole model (what full fine-tuning trains).
+    """
+    fig = new_figure(7.0, 3.8)
+    ax = fig.add_subplot()
+    colors = [PALETTE["muted"], PALETTE["accent"], PALETTE["primary"], PALETTE["good"]]
+    for (label, counts), color in zip(series.items(), colors):
+        ax.plot(ranks, counts, marker="o", ms=3, lw=1.8, color=color, label=label)
+        if label == current_label:
+            y = counts[list(ranks).index(current_rank)] if current_rank in ranks else None
+            if y is not None:
+                ax.plot([current_rank], [y], marker="o", ms=10, mfc="none", mec="black", mew=1.5)
+                ax.annotate(f"r={current_rank}: {_count_label(y)}", (current_rank, y), textcoords="offset points",
+                            xytext=(8, -14), fontsize=8)
+    ax.axhline(full_params, color=PALETTE["bad"], ls="--", lw=1.2)
+    ax.text(ranks[0], full_params, f" full fine-tuning: {_count_label(full_params)}", va="bottom", fontsize=8,
+            color=PALETTE["bad"])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(list(ranks))
+    ax.set_xticklabels([str(r) for r in ranks])
+    ax.set_ylim(top=full_params * 4)
+    ax.set_title(title)
+    ax.set_xlabel("LoRA rank r (log scale)")
+    ax.set_ylabel("trainable parameters (count, log scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def _memory_axes(ax, bars: list[dict], gpu_sizes, ymax: float, legend: bool, label_gpus: bool = True) -> None:
+    labels = [b["label"].replace(" ", "\n", 1) for b in bars]
+    names = [n for n in MEMORY_COLORS if any(n in b["terms"] for b in bars)]
+    bottoms = [0.0] * len(bars)
+    for name in names:
+        values = [b["terms"].get(name, 0.0) for b in bars]
+        estimate = name in ("activations", "overhead")
+        ax.bar(labels, values, bottom=bottoms, color=MEMORY_COLORS[name], width=0.55,
+               hatch="//" if estimate else None, edgecolor="white", lw=0.5,
+               label=name + (" (estimate)" if estimate else ""))
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    for x, total in enumerate(bottoms):
+        text = f"{total:,.1f} GB" if total < 100 else f"{total:,.0f} GB"
+        if total <= ymax:
+            ax.text(x, total, text, ha="center", va="bottom", fontsize=9, fontweight="bold",
+                    bbox={"facecolor": "white", "alpha": 0.75, "lw": 0, "pad": 1})
+        else:  # clipped in the zoomed panel
+            ax.text(x, ymax * 0.97, f"↑{total:,.0f}", ha="center", va="top", fontsize=8, color="white",
+                    fontweight="bold")
+    sizes = [g for g in sorted(gpu_sizes) if g <= ymax]
+    for g in sizes:
+        ax.axhline(g, color="black", ls=":", lw=1)
+    gpu_axis = ax.twinx()  # GPU sizes as labelled ticks on the right, clear of the bars
+    gpu_axis.set_ylim(0, ymax)
+    kept = [g for i, g in enumerate(sizes) if all(abs(g - k) > 0.05 * ymax for k in sizes[:i])] if label_gpus else []
+    gpu_axis.set_yticks(kept)
+    gpu_axis.set_yticklabels([f"{g} GB GPU" for g in kept], fontsize=8)
+    ax.set_ylim(0, ymax)
+    ax.set_xlabel("training method")
+    ax.grid(alpha=0.3, axis="y")
+    if legend:
+        ax.legend(fontsize=8, loc="upper right")
+
+
+def memory_figure(bars: list[dict], gpu_sizes=(16, 24, 48, 80),
+                  title: str = "GPU memory for one training step") -> Figure:
+    """Stacked bars: weights / gradients / optimizer states / activations / overhead (GB) per method.
+
+    ``bars``: ``{"label": str, "terms": {name: GB}}`` each; hatched segments are estimates (activations,
+    overhead), solid ones exact. Dotted lines mark common GPU sizes (labelled on the right axis). When
+    the tallest bar dwarfs the GPUs (a 65B model: ~785 GB against 48 GB), a second panel zooms in.
+    """
+    totals = [sum(b["terms"].values()) for b in bars] or [1.0]
+    top = max(totals)
+    zoom = top > 2.5 * max(gpu_sizes)
+    fig = new_figure(7.4 if zoom else 7.0, 3.9)
+    if zoom:
+        left, right = fig.subplots(1, 2, width_ratios=[3, 2])
+        _memory_axes(left, bars, gpu_sizes, top * 1.15, legend=True, label_gpus=False)
+        _memory_axes(right, bars, gpu_sizes, max(gpu_sizes) * 1.25, legend=False)
+        right.set_title(f"zoom: 0–{max(gpu_sizes) * 1.25:.0f} GB", fontsize=9)
+        left.set_ylabel("memory (GB, 10⁹ bytes)")
+        fig.suptitle(title)
+    else:
+        ax = fig.add_subplot()
+        _memory_axes(ax, bars, gpu_sizes, max(top * 1.15, min(gpu_sizes) * 1.1), legend=True)
+        ax.set_ylabel("memory (GB, 10⁹ bytes)")
+        ax.set_title(title)
+    return fig
+
 
 # --- NF4 explorer -----------------------------------------------------------------------------
 
