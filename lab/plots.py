@@ -224,7 +224,8 @@ def quant_histogram_figure(values, block_levels, block_values, quant_type: str, 
     ax.plot(bv, np.zeros_like(bv), "|", color=PALETTE["bad"], ms=14, mew=1.2, label=f"values of block {block}")
     outside = int(((v < lo) | (v > hi)).sum())
     if outside:
-        ax.text(0.99, 0.80, f"{outside:,} outliers beyond the axis", transform=ax.transAxes, ha="right", fontsize=8)
+        ax.text(0.01, 0.97, f"{outside:,} outliers beyond the axes", transform=ax.transAxes, ha="left", va="top",
+                fontsize=8)
     ax.set_xlim(lo, hi)
     ax.set_title(title)
     ax.set_xlabel("weight value (unitless)")
@@ -236,7 +237,7 @@ def quant_histogram_figure(values, block_levels, block_values, quant_type: str, 
 
 def quant_error_figure(rows, title: str = "Quantization error across block sizes") -> Figure:
     """SQNR (dB) and MSE against block size for each 4-bit type (rows from compare_types)."""
-    fig = new_figure(7.4, 3.4)
+    fig = new_figure(7.4, 4.2)
     ax1, ax2 = fig.subplots(1, 2)
     for qt in dict.fromkeys(r["quant_type"] for r in rows):
         rs = [r for r in rows if r["quant_type"] == qt]

@@ -60,6 +60,15 @@ ones: the QLoRA paper finds NF4 + DQ matches 16-bit fine-tuning from 7B to 65B p
 SOURCES = ("Model weight", "Synthetic")
 TYPE_LABELS = {"NF4": "nf4", "FP4": "fp4", "INT4": "int4"}
 MAX_ZOOM = 64
+BLOCK_COLUMNS = ["#", "input w", "w / absmax", "code", "byte", "nibble", "level", "level × absmax", "error"]
+SWEEP_COLUMNS = ["type", "block size", "bits / weight", "MSE", "max error", "SQNR (dB)"]
+BUNDLED_COLUMNS = ["format", "how", "MB", "bits per quantized weight"]
+LOSS_COLUMNS = ["model", "SFT loss", "perplexity", "Δ loss vs fp32"]
+
+
+def _placeholder(columns: list[str]) -> pd.DataFrame:
+    """An empty table that already shows its column names."""
+    return pd.DataFrame({c: ["–"] for c in columns})
 
 
 def _levels_table() -> pd.DataFrame:
@@ -192,7 +201,7 @@ def compare_losses(n_rows, progress=gr.Progress()):
 def build_nf4_tab() -> dict:
     with gr.Row():
         with gr.Column(scale=3):
-            gr.Plot(levels_figure(), label="NF4, FP4 and INT4 levels", elem_id="nf4-levels")
+            gr.Plot(levels_figure(), label="NF4, FP4 and INT4 levels", show_label=False, elem_id="nf4-levels")
             with gr.Accordion("The 16 levels by code", open=False):
                 gr.Dataframe(_levels_table(), interactive=False, max_height=420)
         with gr.Column(scale=2, elem_classes="lab-explain"):
@@ -213,15 +222,16 @@ def build_nf4_tab() -> dict:
         block = gr.Slider(0, 100, value=0, step=1, label="Block to zoom into", scale=3, elem_id="nf4-block")
         run = gr.Button("Quantize", variant="primary", scale=1, elem_id="nf4-run")
     summary = gr.Markdown("Pick a tensor and a block size, then press **Quantize**.", elem_id="nf4-summary")
-    hist = gr.Plot(label="Histogram with one block's levels")
+    hist = gr.Plot(label="Histogram with one block's levels", show_label=False)
     block_header = gr.Markdown(elem_id="nf4-block-header")
-    block_table = gr.Dataframe(interactive=False, max_height=360, label="One block: values, codes, bytes",
-                               elem_id="nf4-block-table")
+    block_table = gr.Dataframe(_placeholder(BLOCK_COLUMNS), interactive=False, max_height=360,
+                               label="One block: values, codes, bytes", elem_id="nf4-block-table")
 
     gr.Markdown("### NF4 vs FP4 vs INT4 across block sizes")
     with gr.Row():
-        sweep_table = gr.Dataframe(interactive=False, max_height=420, label="Errors (same tensor)", scale=2)
-        sweep_plot = gr.Plot(label="Errors against block size")
+        sweep_table = gr.Dataframe(_placeholder(SWEEP_COLUMNS), interactive=False, max_height=460,
+                                   label="Errors (same tensor)", scale=1, elem_id="nf4-sweep-table")
+        sweep_plot = gr.Plot(label="Errors against block size", show_label=False, scale=1)
 
     with gr.Row():
         with gr.Column(scale=2, elem_classes="lab-explain"):
@@ -230,9 +240,10 @@ def build_nf4_tab() -> dict:
             gr.Markdown("#### Memory of the weights")
             with gr.Row():
                 billions = gr.Number(65, label="Model size (billions of parameters)", scale=1)
-            size_table = gr.Dataframe(memory_for_size(65), interactive=False, label="Computed for that size")
+            size_table = gr.Dataframe(memory_for_size(65), interactive=False, label="Computed for that size",
+                                      elem_id="nf4-size-table")
             measure_btn = gr.Button("Measure the bundled model (loads it in 4 bits)", elem_id="nf4-measure")
-            bundled_table = gr.Dataframe(interactive=False, label="Bundled model")
+            bundled_table = gr.Dataframe(_placeholder(BUNDLED_COLUMNS), interactive=False, label="Bundled model")
             bundled_note = gr.Markdown(elem_classes="lab-note")
 
     with gr.Row():
@@ -241,7 +252,8 @@ def build_nf4_tab() -> dict:
         with gr.Column(scale=3):
             n_rows = gr.Slider(1, 8, value=4, step=1, label="Dataset rows")
             loss_btn = gr.Button("Compare full precision and NF4", elem_id="nf4-loss")
-            loss_table = gr.Dataframe(interactive=False, label="SFT loss on the same rows")
+            loss_table = gr.Dataframe(_placeholder(LOSS_COLUMNS), interactive=False, label="SFT loss on the same rows",
+                                      elem_id="nf4-loss-table")
 
     tensor_inputs = [source, layer, module, kind, size, seed]
     explore_inputs = tensor_inputs + [blocksize, qtype, double_quant, block]

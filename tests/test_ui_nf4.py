@@ -1,0 +1,66 @@
+"""The NF4 explorer tab: handlers (no browser), then the tab in a real Chromium with a screenshot."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+from conftest import screenshot
+
+from lab import nf4
+from lab.ui import nf4 as ui
+
+SYNTH = ("Synthetic", 0, "q_proj", "normal", 4096, 0)
+
+
+def test_explore_shows_the_block_that_bitsandbytes_would_store():
+    summary, fig, header, table, slider = ui.explore(*SYNTH, "64", "NF4", False, 5)
+    assert "4,096 values" in summary and "64 blocks" in summary and "4.5000" in summary
+    assert "Block 5" in header and fig.axes[0].get_xlabel()
+    assert len(table) == 64 and list(table["#"])[:2] == [320, 321]
+    x = ui._tensor(*SYNTH)[0]
+    packed, _ = nf4.quantize(x, 64)
+    assert list(table["byte"])[0] == f"0x{int(packed.view(-1)[160]):02X}"  # value 320 -> byte 160, high nibble
+    assert slider["maximum"] == 63 and slider["value"] == 5
+
+
+def test_explore_clamps_the_block_and_reports_double_quant():
+    summary, _, header, table, slider = ui.explore(*SYNTH, "4096", "FP4", True, 99)
+    assert slider["value"] == 0 and "FP4 + DQ" in summary and "rebuilt from its 8-bit code" in header
+    assert "first 64 of 4096" in header and len(table) == 64
+
+
+def test_sweep_table_and_skip_when_unchanged():
+    table, fig, key = ui.sweep(*SYNTH, False, None)
+    assert len(table) == 24 and set(table["type"]) == {"NF4", "FP4", "INT4"}
+    assert fig.axes[0].get_ylabel().startswith("SQNR")
+    again = ui.sweep(*SYNTH, False, key)
+    assert again[2] == key and again[0] is not table  # gr.skip(): nothing recomputed
+
+
+def test_bad_input_becomes_gr_error():
+    with pytest.raises(gr.Error, match="whole number from 1"):
+        ui.explore("Synthetic", 0, "q_proj", "normal", 0, 0, "64", "NF4", False, 0)
+    with pytest.raises(gr.Error, match="power of two"):
+        ui.explore(*SYNTH, "48", "NF4", False, 0)
+    with pytest.raises(gr.Error, match="model size"):
+        ui.memory_for_size(-3)
+
+
+@pytest.mark.browser
+def test_nf4_tab_in_the_browser(page):
+    page.get_by_role("tab", name="NF4 explorer").click()
+    page.locator("#nf4-levels").wait_for()
+    page.locator("#nf4-run").click()
+    summary = page.locator("#nf4-summary")
+    summary.get_by_text("model.layers.0.self_attn.q_proj.weight").wait_for(timeout=90_000)
+    assert "331,776 values" in summary.inner_text()
+    # change something: block size 256 -> the summary and the block zoom follow
+    page.get_by_label("Block size").click()
+    page.get_by_role("option", name="256", exact=True).click()
+    summary.get_by_text("blocks of 256").wait_for(timeout=60_000)
+    assert "1,296 blocks" in summary.inner_text()
+    assert "first 64 of 256" in page.locator("#nf4-block-header").inner_text()
+    # the comparison across block sizes arrives after the answer
+    page.get_by_text("SQNR (dB)").first.wait_for(timeout=120_000)
+    screenshot(page, "nf4")
+    assert "33.5" in page.locator("#nf4-size-table").inner_text()  # 65B at 4.127 bits per weight
