@@ -8,6 +8,7 @@ Modules (imported on first use, so ``import lab`` stays light)::
     lab.masking   IGNORE_INDEX, build_labels(), per-token losses
     lab.lora      exact LoRA parameter counts and training-memory estimates
     lab.nf4       NF4 / FP4 / INT4 code books, block-wise quantization, double quantization
+    lab.nf4_measure  4-bit errors, block zoom, memory (measured and computed), loss full vs NF4
     lab.training  TrainConfig and the train() generator (QLoRA)
     lab.plots     every figure, as matplotlib Figures
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["models", "data", "chat", "masking", "lora", "nf4", "training", "plots"]
+__all__ = ["models", "data", "chat", "masking", "lora", "nf4", "nf4_measure", "training", "plots"]
 
 
 def __getattr__(name: str):
