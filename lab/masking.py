@@ -88,6 +88,7 @@ class LabeledExample:
     notices: list[str] = field(default_factory=list)
     truncated: bool = False
     total_tokens: int = 0  # before truncation
+    preamble: int = 0  # tokens the template writes before the first message (e.g. a default system prompt)
 
     @property
     def n_tokens(self) -> int:
@@ -202,6 +203,25 @@ def _tokenize(tokenizer, texts: list[str], chat: bool) -> list[list[int]]:
     return tokenizer(texts, add_special_tokens=not chat)["input_ids"]
 
 
+def _render_twice(tokenizer, message: dict, chat: bool) -> str:
+    try:
+        return _render(tokenizer, [message, message], False, chat)
+    except ValueError:  # templates that insist on alternating roles
+        return ""
+
+
+def _preamble_length(once: list[int], twice: list[int], full: list[int]) -> int:
+    """Tokens a template writes before the first message (SmolLM2 adds a default system prompt).
+
+    If render([m]) = P + M and render([m, m]) = P + M + M, then len(P) = 2 * len(once) - len(twice).
+    Returns 0 when the renderings do not have that shape.
+    """
+    p = 2 * len(once) - len(twice)
+    if not 0 < p < len(once) or twice[: len(once)] != once or twice[len(once):] != once[p:]:
+        return 0
+    return p if full[:p] == once[:p] else 0
+
+
 def common_prefix_length(a: list[int], b: list[int]) -> int:
     """Number of leading tokens ``a`` and ``b`` share (TRL's ``common_prefix_length``)."""
     n = 0
@@ -238,6 +258,8 @@ def build_labels(tokenizer, messages, mode: str = "completion", max_length: int 
     assistants = [k for k, m in enumerate(messages) if m["role"] == "assistant"]
     texts += [_render(tokenizer, messages[:k], False, chat) for k in range(1, n)]
     texts += [_render(tokenizer, messages[:k], True, chat) for k in assistants]
+    # For display: the first message alone and twice, to find text the template adds before it.
+    texts += [_render(tokenizer, messages[:1], False, chat), _render_twice(tokenizer, messages[0], chat)]
     ids_list = _tokenize(tokenizer, texts, chat)
     full = list(ids_list[0])
     total = len(full)
@@ -249,6 +271,8 @@ def build_labels(tokenizer, messages, mode: str = "completion", max_length: int 
     reply_start = {}
     for k, ids in zip(assistants, ids_list[n:]):
         reply_start[k] = min(max(common_prefix_length(ids, full), bounds[k]), bounds[k + 1])
+    preamble = min(_preamble_length(ids_list[-2], ids_list[-1], full), bounds[1])
+    bounds[0] = preamble
 
     trained_msgs = {"completion": {n - 1}, "assistant": set(assistants), "none": set(range(n))}[mode]
     labels = list(full) if mode == "none" else [IGNORE_INDEX] * total
@@ -279,7 +303,7 @@ def build_labels(tokenizer, messages, mode: str = "completion", max_length: int 
             f"(truncation_mode='keep_start', as TRL's max_length={max_length})."
         )
     ex = LabeledExample(full, labels, spans, mode, "chat template" if chat else "plain (no chat template)",
-                        messages, notices, truncated, total)
+                        messages, notices, truncated, total, min(preamble, len(full)))
     if truncated and ex.n_trained == 0:
         ex.notices.append("After truncation no response token is left: this example trains nothing (TRL drops such rows).")
     return ex
@@ -359,6 +383,33 @@ def token_texts(tokenizer, ids: list[int], window: int = 4) -> list[str]:
     return out
 
 
+def _gpt2_byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level alphabet, reversed: each of the 256 bytes is written as one printable char."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    extra = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+_BYTE_DECODER = _gpt2_byte_decoder()
+
+
+def token_bytes(tokenizer, ids: list[int]) -> list[bytes] | None:
+    """The raw UTF-8 bytes of each token for byte-level BPE vocabularies (GPT-2 style, as SmolLM2's);
+    None for other vocabularies. Shows that one Vietnamese letter (2-3 bytes) can span two tokens."""
+    out = []
+    for tok in tokenizer.convert_ids_to_tokens(ids):
+        if tok is None or any(ch not in _BYTE_DECODER for ch in tok):
+            return None
+        out.append(bytes(_BYTE_DECODER[ch] for ch in tok))
+    return out
+
+
 # --- the failure drill: string-searched response templates --------------------------------------
 
 
@@ -412,20 +463,20 @@ def string_search_labels(tokenizer, example: LabeledExample, response_template: 
 # --- examples -----------------------------------------------------------------------------------
 
 EXAMPLES = {
-    "Multi-turn chat with a system prompt": [
+    "Multi-turn chat + system prompt": [
         {"role": "system", "content": "You are a patient maths tutor. Answer in at most two sentences."},
         {"role": "user", "content": "What is a prime number?"},
         {"role": "assistant", "content": "A prime number is a whole number greater than 1 whose only divisors are 1 and itself, like 2, 3, 5 and 7."},
         {"role": "user", "content": "Is 1 prime?"},
         {"role": "assistant", "content": "No: 1 has only one divisor, and a prime needs exactly two, so 1 is not prime."},
     ],
-    "Vietnamese chat (Tiếng Việt)": [
+    "Vietnamese chat": [
         {"role": "user", "content": "Tinh chỉnh có giám sát (SFT) là gì?"},
         {"role": "assistant", "content": "SFT là bước huấn luyện mô hình ngôn ngữ trên các cặp (câu hỏi, câu trả lời) chất lượng cao, để mô hình học cách làm theo chỉ dẫn."},
         {"role": "user", "content": "Mất mát được tính trên những token nào?"},
         {"role": "assistant", "content": "Chỉ trên các token của câu trả lời; các token của câu hỏi có nhãn -100 nên bị bỏ qua."},
     ],
-    "Reply that starts with indented code": [
+    "Reply starting with indented code": [
         {"role": "user", "content": "Write the body of a Python function that returns the square of x."},
         {"role": "assistant", "content": "    return x * x"},
     ],
@@ -480,6 +531,6 @@ def clip_chars(messages: list[dict], max_chars: int = MAX_CHARS) -> tuple[list[d
 
 __all__ = [
     "IGNORE_INDEX", "MODES", "Span", "LabeledExample", "build_labels", "TokenLosses", "token_losses",
-    "token_texts", "DrillResult", "string_search_labels", "render_plain", "common_prefix_length",
+    "token_texts", "token_bytes", "DrillResult", "string_search_labels", "render_plain", "common_prefix_length",
     "check_messages", "messages_from_json", "prompt_response_messages", "EXAMPLES", "DRILL_TEMPLATES",
 ]

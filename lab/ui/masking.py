@@ -14,7 +14,7 @@ from lab.ui.style import user_errors
 
 MAX_TOKENS = 512  # tokens scored per example (keep_start truncation beyond, with a notice)
 
-DATASET_CHOICES = {f"Dataset row: {name}": name for name in ("pirate", "json")}
+DATASET_CHOICES = {f"{data.BUNDLED[name].title} — dataset row": name for name in ("pirate", "json")}
 OWN = "Your own prompt / response"
 JSON_CHOICE = "Paste a chat as JSON"
 EXAMPLE_CHOICES = list(DATASET_CHOICES) + list(masking.EXAMPLES) + [OWN, JSON_CHOICE]
@@ -74,6 +74,8 @@ CSS_TEMPLATE = """
   text-transform: uppercase; letter-spacing: .05em; color: #fff; background: #64748b; border-radius: 3px;
   padding: 0 4px; margin: 0 3px 0 0; line-height: 1.5; }
 .mk-role-assistant { background: #4f46e5; }
+.mk-role-template { background: #94a3b8; }
+.mk-bytes { font-size: 10px; color: #475569; }
 .mk-legend { font-family: ui-sans-serif, system-ui, sans-serif; font-size: 12px; color: #334155; margin: 6px 2px; }
 .mk-legend .mk-tok { margin-right: 6px; }
 .mk-cards { display: flex; flex-wrap: wrap; gap: 8px; font-family: ui-sans-serif, system-ui, sans-serif; }
@@ -158,7 +160,8 @@ def analyse(choice, row, prompt, response, system, chat_json, mode, model_choice
     ex.notices[:0] = notices
     drill = masking.string_search_labels(tok, ex, template)
     losses = list(_losses_cached(model_choice, tuple(ex.input_ids))) if with_losses else None
-    return {"tokenizer": tok, "example": ex, "drill": drill, "losses": losses, "texts": masking.token_texts(tok, ex.input_ids)}
+    return {"tokenizer": tok, "example": ex, "drill": drill, "losses": losses,
+            "texts": masking.token_texts(tok, ex.input_ids), "bytes": masking.token_bytes(tok, ex.input_ids)}
 
 
 # --- HTML formatting ----------------------------------------------------------------------------
@@ -192,19 +195,27 @@ def visible(text: str) -> str:
     return "".join(out) or '<span class="mk-ws">∅</span>'
 
 
-def token_strip(tokenizer, ex: masking.LabeledExample, texts, labels, losses=None) -> str:
-    """The sequence as inline token boxes: masked grey, trained coloured by loss; title = details."""
+def token_strip(tokenizer, ex: masking.LabeledExample, texts, labels, losses=None, raw=None) -> str:
+    """The sequence as inline token boxes: masked grey, trained coloured by loss; title = details.
+
+    ``raw``: each token's bytes (byte-level vocabularies); a token holding part of a multi-byte
+    letter shows its bytes in hex, e.g. ‹e1 bb›."""
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
-    starts = {s.start: s for s in ex.spans}
+    starts = {s.start: s.role for s in ex.spans}
+    if ex.preamble:
+        starts[0] = "template"
     parts = []
     for i, (tid, text, lab) in enumerate(zip(ex.input_ids, texts, labels)):
         if i in starts:
-            role = starts[i].role
-            parts.append(f'<span class="mk-role mk-role-{role}">{role}</span>')
+            role = starts[i]
+            tip = ' title="text the chat template adds by itself (SmolLM2: a default system prompt)"' if role == "template" else ""
+            parts.append(f'<span class="mk-role mk-role-{role}"{tip}>{role}</span>')
         loss = losses[i] if losses is not None else math.nan
         trained = lab != masking.IGNORE_INDEX and i > 0
         loss_txt = "—" if math.isnan(loss) else f"{loss:.2f}"
-        title = f"#{i} · {text!r} · id {tid} · label {lab} · loss {loss_txt}" + ("" if trained else " (not counted)")
+        partial = raw is not None and "\ufffd" in text
+        shown = repr(text) if raw is None else f"{text!r} (bytes {raw[i].hex(' ')})"
+        title = f"#{i} · {shown} · id {tid} · label {lab} · loss {loss_txt}" + ("" if trained else " (not counted)")
         cls = ["mk-tok"]
         style = ""
         if not trained:
@@ -215,7 +226,8 @@ def token_strip(tokenizer, ex: masking.LabeledExample, texts, labels, losses=Non
             style = f' style="background:{loss_colour(loss)}"'
         if tid in special:
             cls.append("mk-special")
-        parts.append(f'<span class="{" ".join(cls)}"{style} title="{html.escape(title)}">{visible(text)}</span>')
+        inner = f'<span class="mk-bytes">‹{raw[i].hex(" ")}›</span>' if partial else visible(text)
+        parts.append(f'<span class="{" ".join(cls)}"{style} title="{html.escape(title)}">{inner}</span>')
         if "\n" in text:
             parts.append("<br>")
     return '<div class="mk-strip">' + "".join(parts) + "</div>"
@@ -227,7 +239,7 @@ def legend(with_losses: bool) -> str:
         items += [f'<span class="mk-tok" style="background:{loss_colour(v)}">loss {v:g}</span>' for v in (0, 2, 4, 6, 8)]
     else:
         items.append('<span class="mk-tok mk-pending">trained (loss pending…)</span>')
-    return '<div class="mk-legend">' + "".join(items) + " · hover a token for its id, label and loss · · = space, ↵ = newline</div>"
+    return '<div class="mk-legend">' + "".join(items) + " · hover a token for its id, label and loss · · = space, ↵ = newline, ‹e1 bb› = bytes of part of a letter</div>"
 
 
 def card(value: str, key: str, kind: str = "") -> str:
@@ -269,7 +281,7 @@ def table_rows(ex, texts, losses):
     return rows
 
 
-def drill_html(tok, ex, drill: masking.DrillResult, texts) -> str:
+def drill_html(tok, ex, drill: masking.DrillResult, texts, raw=None) -> str:
     right = ex.n_trained
     wrong = drill.n_trained
     kind = "bad" if wrong == 0 else ("good" if drill.labels == ex.labels else "")
@@ -286,7 +298,7 @@ def drill_html(tok, ex, drill: masking.DrillResult, texts) -> str:
         f'<div class="mk-ids">template {html.escape(repr(drill.template))} tokenized alone: [{ids_alone}]<br>'
         f"the last reply's header in context: [{ids_ctx}]</div>"
     )
-    strip = token_strip(tok, ex, texts, drill.labels)
+    strip = token_strip(tok, ex, texts, drill.labels, raw=raw)
     return cards + ids + strip
 
 
@@ -297,18 +309,19 @@ def drill_html(tok, ex, drill: masking.DrillResult, texts) -> str:
 def show(choice, row, prompt, response, system, chat_json, mode, model_choice, template):
     """Yield the view twice: at once with labels and counts, then with the model's losses."""
     r = analyse(choice, row, prompt, response, system, chat_json, mode, model_choice, template, with_losses=False)
-    tok, ex, texts, drill = r["tokenizer"], r["example"], r["texts"], r["drill"]
-    dr = drill_html(tok, ex, drill, texts)
-    yield (numbers_html(ex, None), notices_md(ex), legend(False) + token_strip(tok, ex, texts, ex.labels),
+    tok, ex, texts, drill, raw = r["tokenizer"], r["example"], r["texts"], r["drill"], r["bytes"]
+    dr = drill_html(tok, ex, drill, texts, raw)
+    yield (numbers_html(ex, None), notices_md(ex), legend(False) + token_strip(tok, ex, texts, ex.labels, raw=raw),
            table_rows(ex, texts, None), dr)
     losses = list(_losses_cached(model_choice, tuple(ex.input_ids)))
-    yield (numbers_html(ex, losses), notices_md(ex), legend(True) + token_strip(tok, ex, texts, ex.labels, losses),
+    yield (numbers_html(ex, losses), notices_md(ex), legend(True) + token_strip(tok, ex, texts, ex.labels, losses, raw),
            table_rows(ex, texts, losses), dr)
 
 
 def _visibility(choice):
+    rows = len(_dataset(DATASET_CHOICES[choice])) if choice in DATASET_CHOICES else 2
     return (
-        gr.update(visible=choice in DATASET_CHOICES),
+        gr.update(visible=choice in DATASET_CHOICES, maximum=rows),
         gr.update(visible=choice == OWN),
         gr.update(visible=choice == JSON_CHOICE),
     )
@@ -327,7 +340,7 @@ def build_masking_tab() -> dict:
                     value="Training a pre-trained model on prompt/response pairs, with the loss on the response only.",
                 )
             chat_json = gr.Code(DEFAULT_JSON, language="json", label="Chat as JSON (list of {role, content})",
-                                lines=8, visible=False, interactive=True)
+                                lines=8, visible=False, interactive=True, elem_id="mk-json")
             mode = gr.Radio(MODE_CHOICES, value="completion", label="Masking mode", elem_id="mk-mode")
             model_choice = gr.Radio(model_choices(), value="bundled", label="Model scoring the tokens",
                                     visible=len(model_choices()) > 1)
@@ -337,7 +350,10 @@ def build_masking_tab() -> dict:
         with gr.Column(scale=3):
             numbers = gr.HTML(css_template=CSS_TEMPLATE, elem_id="mk-numbers")
             notes = gr.Markdown(elem_classes="lab-note", elem_id="mk-notes")
-            strip = gr.HTML(css_template=CSS_TEMPLATE, elem_id="mk-strip")
+            strip = gr.HTML(
+                '<div class="mk-legend">Pick an example and a masking mode, then press '
+                "<b>Show tokens and losses</b>.</div>", css_template=CSS_TEMPLATE, elem_id="mk-strip",
+            )
             with gr.Accordion("Token table", open=False):
                 table = gr.Dataframe(
                     headers=["position", "token", "id", "label", "loss (nats)", "counted"],
@@ -358,5 +374,6 @@ def build_masking_tab() -> dict:
     gr.on(
         triggers=[go.click, choice.change, row.release, mode.change, model_choice.change, template.change],
         fn=show, inputs=inputs, outputs=outputs, api_name="masking",
+        trigger_mode="always_last",  # a change made while the model runs is answered right after
     )
     return {"example": choice, "mode": mode, "go": go, "strip": strip, "numbers": numbers, "drill": drill}
