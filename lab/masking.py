@@ -410,56 +410,6 @@ def token_bytes(tokenizer, ids: list[int]) -> list[bytes] | None:
     return out
 
 
-# --- the failure drill: string-searched response templates --------------------------------------
-
-
-@dataclass
-class DrillResult:
-    """What a string-searching collator does with one sequence."""
-
-    template: str
-    template_ids: list[int]  # the template tokenized ALONE
-    found_at: int | None  # start of the last match, None if not found
-    labels: list[int]
-    n_trained: int
-    reply_ids: list[int]  # the tokens at the reply's start in context, for comparison
-
-
-def string_search_labels(tokenizer, example: LabeledExample, response_template: str) -> DrillResult:
-    """Labels the way older tools found the response: search the template's token ids in the sequence.
-
-    This re-implements the logic of TRL's ``DataCollatorForCompletionOnlyLM`` (removed after TRL 0.19;
-    Unsloth's ``train_on_responses_only`` and FastChat's length arithmetic fail the same way):
-
-        template_ids = tokenizer.encode(response_template, add_special_tokens=False)
-        find the LAST i with input_ids[i : i + len(template_ids)] == template_ids
-        found:     labels[: i + len(template_ids)] = -100, the rest = input_ids
-        not found: a warning in the log, and EVERY label = -100 (the example trains nothing)
-
-    The template tokenized alone need not match the same text tokenized in context: a byte-level
-    BPE merges across the boundary (``"\\n" + "  code" -> "\\n " + " code"``; ``" ###"`` vs ``"###"``),
-    and a template written for another model's format is simply absent.
-    """
-    if not response_template:
-        raise ValueError("Give a response template to search for (for example '<|im_start|>assistant\\n').")
-    tids = tokenizer.encode(response_template, add_special_tokens=False)
-    ids = example.input_ids
-    m = len(tids)
-    found = None
-    for i in range(len(ids) - m + 1):
-        if ids[i: i + m] == tids:
-            found = i  # keep the last match, as the collator does
-    if found is None:
-        labels = [IGNORE_INDEX] * len(ids)
-    else:
-        cut = found + m
-        labels = [IGNORE_INDEX] * cut + list(ids[cut:])
-    n_trained = sum(1 for lab in labels[1:] if lab != IGNORE_INDEX)
-    last = [s for s in example.spans if s.role == "assistant"][-1]
-    reply_ids = list(ids[last.start: min(last.content_start + 2, len(ids))])
-    return DrillResult(response_template, tids, found, labels, n_trained, reply_ids)
-
-
 # --- examples -----------------------------------------------------------------------------------
 
 EXAMPLES = {
@@ -480,15 +430,6 @@ EXAMPLES = {
         {"role": "user", "content": "Write the body of a Python function that returns the square of x."},
         {"role": "assistant", "content": "    return x * x"},
     ],
-}
-
-#: Response templates people pass to string-searching collators, with where they come from.
-DRILL_TEMPLATES = {
-    "<|im_start|>assistant\n": "this model's own ChatML header",
-    "### Answer:": "TRL's old docs example (\"### Question: ... ### Answer: ...\")",
-    "### Response:": "Alpaca-style tutorials",
-    "<|assistant|>\n": "Zephyr / Phi-3 chat format",
-    "[/INST]": "Llama 2 / Mistral chat format",
 }
 
 MAX_CHARS = 50_000
@@ -531,6 +472,6 @@ def clip_chars(messages: list[dict], max_chars: int = MAX_CHARS) -> tuple[list[d
 
 __all__ = [
     "IGNORE_INDEX", "MODES", "Span", "LabeledExample", "build_labels", "TokenLosses", "token_losses",
-    "token_texts", "token_bytes", "DrillResult", "string_search_labels", "render_plain", "common_prefix_length",
-    "check_messages", "messages_from_json", "prompt_response_messages", "EXAMPLES", "DRILL_TEMPLATES",
+    "token_texts", "token_bytes", "render_plain", "common_prefix_length",
+    "check_messages", "messages_from_json", "prompt_response_messages", "clip_chars", "EXAMPLES", "MAX_CHARS",
 ]

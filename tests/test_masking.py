@@ -10,7 +10,7 @@ import datasets
 import pytest
 import torch
 
-from lab import data, masking
+from lab import data, masking, masking_drill
 from lab.masking import IGNORE_INDEX
 
 MULTI = masking.EXAMPLES["Multi-turn chat + system prompt"]
@@ -203,7 +203,7 @@ def test_bf16_autocast_close_to_fp32(tokenizer, tiny):
 
 def test_drill_template_from_another_format_trains_nothing(tokenizer):
     ex = masking.build_labels(tokenizer, MULTI, "completion")
-    drill = masking.string_search_labels(tokenizer, ex, "### Response:")
+    drill = masking_drill.string_search_labels(tokenizer, ex, "### Response:")
     assert drill.found_at is None
     assert drill.n_trained == 0 and set(drill.labels) == {IGNORE_INDEX}
     assert ex.n_trained > 0  # prefix rendering gets it right on the same example
@@ -211,7 +211,7 @@ def test_drill_template_from_another_format_trains_nothing(tokenizer):
 
 def test_drill_own_header_found_on_a_plain_reply(tokenizer):
     ex = masking.build_labels(tokenizer, MULTI, "completion")
-    drill = masking.string_search_labels(tokenizer, ex, "<|im_start|>assistant\n")
+    drill = masking_drill.string_search_labels(tokenizer, ex, "<|im_start|>assistant\n")
     assert drill.found_at is not None
     assert drill.labels == ex.labels  # the last match is the final reply's header
 
@@ -220,7 +220,7 @@ def test_drill_own_header_lost_to_tokenization_in_context(tokenizer):
     """'<|im_start|>assistant\\n' tokenized alone ends with '\\n'; in context that '\\n' merged with
     the reply's leading spaces, so the search fails and the count drops to 0."""
     ex = masking.build_labels(tokenizer, CODE, "completion")
-    drill = masking.string_search_labels(tokenizer, ex, "<|im_start|>assistant\n")
+    drill = masking_drill.string_search_labels(tokenizer, ex, "<|im_start|>assistant\n")
     assert drill.template_ids[-1] == tokenizer.encode("\n", add_special_tokens=False)[0]
     assert drill.reply_ids[: len(drill.template_ids)] != drill.template_ids
     assert drill.found_at is None and drill.n_trained == 0

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+import gradio as gr
 import pytest
 from conftest import screenshot
 
-pytestmark = pytest.mark.browser
+from lab import masking, models
+from lab.ui import masking as ui
 
 
 def _pick(page, elem_id: str, option: str):
@@ -16,6 +18,7 @@ def _pick(page, elem_id: str, option: str):
     page.get_by_role("option", name=option).click()
 
 
+@pytest.mark.browser
 def test_masking_tab_strip_numbers_and_drill(page):
     page.get_by_role("tab", name="SFT masking").click()
     _pick(page, "mk-example", "Multi-turn chat + system prompt")
@@ -51,6 +54,7 @@ def test_masking_tab_strip_numbers_and_drill(page):
     screenshot(page, "masking")
 
 
+@pytest.mark.browser
 def test_masking_tab_bad_json_gets_a_message(page):
     page.get_by_role("tab", name="SFT masking").click()
     _pick(page, "mk-example", "Paste a chat as JSON")
@@ -60,3 +64,51 @@ def test_masking_tab_bad_json_gets_a_message(page):
     page.keyboard.type("[{'role': 'user'}]")
     page.locator("#mk-go").click()
     page.get_by_text("not valid JSON").first.wait_for(timeout=30_000)
+
+
+def _show(**kw):
+    args = dict(choice=ui.OWN, row=1, prompt="What is SFT?", response="Fine-tuning on pairs.", system="",
+                chat_json="", mode="completion", model_choice="bundled", template="### Response:")
+    args.update(kw)
+    return list(ui.show(*args.values()))
+
+
+def test_handler_answers_first_without_then_with_losses():
+    first, second = _show()
+    assert "…" in first[0] and "…" not in second[0]
+    assert "mk-pending" in first[2] and "mk-pending" not in second[2]
+    rows = second[3]
+    assert rows[0][4] is None and all(r[4] is not None for r in rows[1:])  # nothing predicts token 0
+    assert [r[3] for r in rows].count(masking.IGNORE_INDEX) > 0
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [(dict(response="  "), "empty"), (dict(prompt=""), "prompt is empty"),
+     (dict(choice=ui.JSON_CHOICE, chat_json='[{"role": "user", "content": "hi"}]'), "no assistant message"),
+     (dict(template=""), "response template")],
+)
+def test_handler_bad_input_is_a_gr_error(kw, match):
+    with pytest.raises(gr.Error, match=match):
+        _show(**kw)
+
+
+def test_long_response_truncated_with_notice():
+    first, _ = _show(response="Arr! " * 10_100)  # 50,500 characters
+    assert "cut to the first 50,000" in first[1] and "only the first 512" in first[1]
+
+
+def test_base_checkpoint_toggle(monkeypatch):
+    """With LAB_MODEL set, the tab offers it beside the bundled model (here LAB_MODEL points at the
+    bundled directory itself: the only checkpoint available offline)."""
+    local = models.bundled_model_dir()
+    monkeypatch.setenv("LAB_MODEL", str(local))
+    assert [v for _, v in ui.model_choices()] == ["bundled", "base"]
+    assert ui._model_name("bundled") == str(local) and ui._model_name("base") is None
+    a = _show(model_choice="bundled")[-1]
+    b = _show(model_choice="base")[-1]
+    assert a[0] == b[0]  # same weights, same numbers
+    monkeypatch.delenv("LAB_MODEL")
+    assert len(ui.model_choices()) == 1
+    with pytest.raises(gr.Error, match="LAB_MODEL"):
+        _show(model_choice="base")

@@ -9,7 +9,7 @@ import os
 
 import gradio as gr
 
-from lab import data, masking, models
+from lab import data, masking, masking_drill, models
 from lab.ui.style import user_errors
 
 MAX_TOKENS = 512  # tokens scored per example (keep_start truncation beyond, with a notice)
@@ -57,7 +57,10 @@ FastChat's length arithmetic) found the reply by tokenizing a **response templat
 searching its token ids in the sequence. Tokenized alone, a template need not match the same text
 tokenized in context (BPE merges across the boundary), and a template copied from another model's
 format is not there at all. **Not found → every label becomes -100**: the example silently trains
-nothing (only a log warning). Pick a template below and compare the counts.
+nothing (only a log warning). The opposite slip — no collator at all, labels = input_ids — trains
+the whole prompt: that is mode **none** above. Pick a template below and compare the counts; the
+"Reply starting with indented code" example loses even this model's own header
+`<|im_start|>assistant\n`, because its `\n` merges with the spaces that follow.
 """
 
 CSS_TEMPLATE = """
@@ -158,7 +161,7 @@ def analyse(choice, row, prompt, response, system, chat_json, mode, model_choice
     messages, notices = masking.clip_chars(messages)
     ex = masking.build_labels(tok, messages, mode, max_length=MAX_TOKENS)
     ex.notices[:0] = notices
-    drill = masking.string_search_labels(tok, ex, template)
+    drill = masking_drill.string_search_labels(tok, ex, template)
     losses = list(_losses_cached(model_choice, tuple(ex.input_ids))) if with_losses else None
     return {"tokenizer": tok, "example": ex, "drill": drill, "losses": losses,
             "texts": masking.token_texts(tok, ex.input_ids), "bytes": masking.token_bytes(tok, ex.input_ids)}
@@ -281,7 +284,7 @@ def table_rows(ex, texts, losses):
     return rows
 
 
-def drill_html(tok, ex, drill: masking.DrillResult, texts, raw=None) -> str:
+def drill_html(tok, ex, drill: masking_drill.DrillResult, texts, raw=None) -> str:
     right = ex.n_trained
     wrong = drill.n_trained
     kind = "bad" if wrong == 0 else ("good" if drill.labels == ex.labels else "")
@@ -362,7 +365,7 @@ def build_masking_tab() -> dict:
                 )
             gr.Markdown(DRILL_EXPLAIN, elem_classes="lab-explain")
             template = gr.Dropdown(
-                [(f"{t!r} — {src}", t) for t, src in masking.DRILL_TEMPLATES.items()],
+                [(f"{t!r} — {src}", t) for t, src in masking_drill.DRILL_TEMPLATES.items()],
                 value="### Response:", label="Response template searched for (tokenized alone)",
                 allow_custom_value=True, elem_id="mk-template",
             )
