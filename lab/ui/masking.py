@@ -60,7 +60,7 @@ format is not there at all. **Not found → every label becomes -100**: the exam
 nothing (only a log warning). The opposite slip — no collator at all, labels = input_ids — trains
 the whole prompt: that is mode **none** above. Pick a template below and compare the counts; the
 "Reply starting with indented code" example loses even this model's own header
-`<|im_start|>assistant\n`, because its `\n` merges with the spaces that follow.
+`<|im_start|>assistant` + newline, because that newline token merges with the spaces that follow.
 """
 
 CSS_TEMPLATE = """
