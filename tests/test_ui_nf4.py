@@ -64,3 +64,19 @@ def test_nf4_tab_in_the_browser(page):
     page.get_by_text("SQNR (dB)").first.wait_for(timeout=120_000)
     screenshot(page, "nf4")
     assert "33.5" in page.locator("#nf4-size-table").inner_text()  # 65B at 4.127 bits per weight
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_nf4_tab_memory_and_loss_on_the_real_model(page):
+    """The two buttons that load the bundled model in 4 bits through bitsandbytes."""
+    page.get_by_role("tab", name="NF4 explorer").click()
+    page.locator("#nf4-measure").click()
+    page.get_by_text("measured: bitsandbytes tensors").wait_for(timeout=180_000)
+    assert "Linear layers" in page.locator("body").inner_text()
+    page.locator("#nf4-loss").click()
+    table = page.locator("#nf4-loss-table")
+    table.get_by_text("full precision (fp32)").wait_for(timeout=180_000)
+    assert "NF4 + DQ via bitsandbytes" in table.inner_text()
+    page.locator("#nf4-loss-table").scroll_into_view_if_needed()
+    screenshot(page, "nf4_model")

@@ -53,7 +53,7 @@ The SFT loss (mean next-token loss on the reply) of the bundled model on the fir
 *pirate* set: in fp32; with every decoder weight replaced by its NF4 + DQ round trip computed by
 `lab.nf4` (fp32 arithmetic: the weight error alone); and the real bitsandbytes 4-bit model that
 QLoRA trains (its arithmetic in the compute dtype). QLoRA then trains LoRA adapters in 16 bits on
-top of the frozen 4-bit weights, which also recovers this loss. Small models lose more than large
+top of the frozen 4-bit weights, and can win back part of this loss. Small models lose more than large
 ones: the QLoRA paper finds NF4 + DQ matches 16-bit fine-tuning from 7B to 65B parameters.
 """
 
@@ -62,8 +62,8 @@ TYPE_LABELS = {"NF4": "nf4", "FP4": "fp4", "INT4": "int4"}
 MAX_ZOOM = 64
 BLOCK_COLUMNS = ["#", "input w", "w / absmax", "code", "byte", "nibble", "level", "level × absmax", "error"]
 SWEEP_COLUMNS = ["type", "block size", "bits / weight", "MSE", "max error", "SQNR (dB)"]
-BUNDLED_COLUMNS = ["format", "how", "MB", "bits per quantized weight"]
-LOSS_COLUMNS = ["model", "SFT loss", "perplexity", "Δ loss vs fp32"]
+BUNDLED_COLUMNS = ["format", "how", "MB", "bits / 4-bit weight"]
+LOSS_COLUMNS = ["model", "SFT loss", "perplexity", "Δ vs fp32"]
 
 
 def _placeholder(columns: list[str]) -> pd.DataFrame:
@@ -181,7 +181,7 @@ def measure_bundled():
     mem = measure.bundled_model_memory()
     table = pd.DataFrame({"format": [r["format"] for r in mem.rows], "how": [r["how"] for r in mem.rows],
                           "MB": [f"{r['mb']:.1f}" for r in mem.rows],
-                          "bits per quantized weight": [f"{r['bits_per_quantized_weight']:.3f}" for r in mem.rows]})
+                          "bits / 4-bit weight": [f"{r['bits_per_quantized_weight']:.3f}" for r in mem.rows]})
     parts = " · ".join(f"{k}: {v / 1e6:.2f} MB" for k, v in mem.measured_parts.items())
     note = (f"{mem.n_params / 1e6:.1f}M parameters, of which {mem.n_quantized / 1e6:.1f}M are in Linear layers "
             f"(stored in 4 bits); the rest — mostly the {mem.n_params - mem.n_quantized:,} embedding and norm "
@@ -195,7 +195,7 @@ def compare_losses(n_rows, progress=gr.Progress()):
     rows = measure.loss_comparison(int(n_rows))
     return pd.DataFrame({"model": [r["model"] for r in rows], "SFT loss": [f"{r['loss']:.4f}" for r in rows],
                          "perplexity": [f"{r['perplexity']:.2f}" for r in rows],
-                         "Δ loss vs fp32": [f"{r['delta']:+.4f}" for r in rows]})
+                         "Δ vs fp32": [f"{r['delta']:+.4f}" for r in rows]})
 
 
 def build_nf4_tab() -> dict:
@@ -243,7 +243,8 @@ def build_nf4_tab() -> dict:
             size_table = gr.Dataframe(memory_for_size(65), interactive=False, label="Computed for that size",
                                       elem_id="nf4-size-table")
             measure_btn = gr.Button("Measure the bundled model (loads it in 4 bits)", elem_id="nf4-measure")
-            bundled_table = gr.Dataframe(_placeholder(BUNDLED_COLUMNS), interactive=False, label="Bundled model")
+            bundled_table = gr.Dataframe(_placeholder(BUNDLED_COLUMNS), interactive=False, label="Bundled model",
+                                         wrap=True, column_widths=["24%", "40%", "14%", "22%"])
             bundled_note = gr.Markdown(elem_classes="lab-note")
 
     with gr.Row():
@@ -253,7 +254,7 @@ def build_nf4_tab() -> dict:
             n_rows = gr.Slider(1, 8, value=4, step=1, label="Dataset rows")
             loss_btn = gr.Button("Compare full precision and NF4", elem_id="nf4-loss")
             loss_table = gr.Dataframe(_placeholder(LOSS_COLUMNS), interactive=False, label="SFT loss on the same rows",
-                                      elem_id="nf4-loss-table")
+                                      wrap=True, column_widths=["55%", "15%", "15%", "15%"], elem_id="nf4-loss-table")
 
     tensor_inputs = [source, layer, module, kind, size, seed]
     explore_inputs = tensor_inputs + [blocksize, qtype, double_quant, block]
