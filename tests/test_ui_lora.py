@@ -15,18 +15,18 @@ DEFAULTS = dict(source="Bundled", bundled="Llama-2-7B", pasted="", hub="", r=8, 
 
 
 def test_calculate_shows_the_lab_count_and_all_outputs():
-    summary, code, rank_fig, table, mem_fig, mem_table, note = ui.calculate(**DEFAULTS)
+    summary, code, rank_fig, table, mem_fig, mem_table, note, check = ui.calculate(**DEFAULTS)
     expected = lora.count_lora_params("llama-2-7b", 8, "lora-paper")
     assert f"{expected.trainable:,}" in summary and "target_modules=['q_proj', 'v_proj']" in code
     assert list(table["module"]) == ["model.layers.*.self_attn.q_proj", "model.layers.*.self_attn.v_proj"]
     assert rank_fig.axes[0].get_xlabel() and mem_fig.axes[0].get_ylabel()
     assert list(mem_table.columns) == ["term", "Full fine-tuning", "LoRA", "QLoRA"]
-    assert "Fits on a GPU" in note
+    assert "Fits on a GPU" in note and check == ""  # an earlier peft check is cleared
 
 
 def test_the_65b_memory_figures_in_the_tab():
     args = {**DEFAULTS, "bundled": "LLaMA-65B (QLoRA paper)", "r": 64, "preset_label": "All linear"}
-    *_, mem_table, note = ui.calculate(**args)
+    *_, mem_table, note, _ = ui.calculate(**args)
     totals = dict(zip(mem_table.columns[1:], (float(v.replace(",", "")) for v in mem_table.iloc[-1, 1:])))
     assert totals["Full fine-tuning"] > 780 and totals["QLoRA"] < 48
     assert "QLoRA: 48 GB, 80 GB" in note
@@ -47,6 +47,10 @@ def test_bad_input_becomes_a_gradio_error():
         ui.calculate(**{**DEFAULTS, "preset_label": "Pick modules", "picked": []})
     with pytest.raises(gr.Error, match="alpha must be a positive number"):
         ui.calculate(**{**DEFAULTS, "alpha": 0})
+    with pytest.raises(gr.Error, match="rank r must be a whole number"):
+        ui.calculate(**{**DEFAULTS, "r": None})  # the number box emptied
+    with pytest.raises(gr.Error, match="batch size must be"):
+        ui.calculate(**{**DEFAULTS, "batch": 0})
     waiting = ui.calculate(**{**DEFAULTS, "source": "Pasted config.json", "pasted": ""})[0]
     assert "Paste a config.json" in waiting
 

@@ -103,10 +103,13 @@ def _bytes(n: float) -> str:
     return f"{n:,.0f} B"
 
 
-@user_errors
 def update_choices(source, bundled, pasted, hub, picked, saved):
-    """New architecture: offer its module names (keeping picks that still exist)."""
-    arch = _arch(source, bundled, pasted, hub)
+    """New architecture: offer its module names (keeping picks that still exist).
+    A bad config is reported once, by :func:`calculate`; here it just leaves the lists alone."""
+    try:
+        arch = _arch(source, bundled, pasted, hub)
+    except ValueError:
+        arch = None
     if arch is None:
         return gr.update(), gr.update(), ""
     mods, keep = lora.module_choices(arch), lora.save_choices(arch)
@@ -177,7 +180,7 @@ def rank_figure(arch, count: lora.LoraCount, preset_label: str, bias, dora, save
 def memory_outputs(arch, r, targets, bias, dora, saved, batch, seq, gc, precision_label):
     precision = PRECISIONS.get(precision_label, 16)
     ests = memory.estimate_all(arch, r=r, target_modules=targets, bias=bias, use_dora=dora, modules_to_save=saved,
-                               batch_size=int(batch), seq_len=int(seq), gradient_checkpointing=bool(gc),
+                               batch_size=batch, seq_len=seq, gradient_checkpointing=bool(gc),
                                precision=precision, overhead_gb=0.5 if precision == 16 else 0.0)
     fig = plots.memory_figure([{"label": e.label, "terms": {t.name: t.gb for t in e.terms}} for e in ests],
                               title=f"Memory for one training step — {arch.name}, {precision}-bit, "
@@ -190,7 +193,13 @@ def memory_outputs(arch, r, targets, bias, dora, saved, batch, seq, gc, precisio
         f"{e.label}: " + (", ".join(f"{g} GB" for g in memory.GPU_SIZES_GB if e.fits(g)) or "none of them")
         for e in ests)
     how = "\n".join(f"- **{e.label}** — " + "; ".join(f"{t.name}: {t.how}" for t in e.terms[:3]) for e in ests)
-    return fig, table, f"Fits on a GPU of (GB): {fits}.\n\n{how}"
+    q = lora.quantized_params(arch)
+    fused = any(len(shape) == 3 for shape in arch.params.values())
+    kept = (f"QLoRA stores {q:,} of the {arch.total:,} parameters in NF4 (the weights of every Linear layer but "
+            f"the output layer); the other {arch.total - q:,} (embeddings, norms, output layer"
+            + (", and the mixture-of-experts weights, which transformers 5 keeps as 3-D parameters that "
+               "bitsandbytes does not quantize" if fused else "") + ") stay 16-bit.")
+    return fig, table, f"Fits on a GPU of (GB): {fits}.\n\n{kept}\n\n{how}"
 
 
 @user_errors
@@ -201,17 +210,17 @@ def calculate(source, bundled, pasted, hub, r, alpha, preset_label, picked, bias
     if arch is None:
         waiting = "Paste a config.json and click outside the box." if source.startswith("Pasted") else \
             "Type a Hub id (online only) and press Enter."
-        return waiting, "", None, None, None, None, ""
+        return waiting, "", None, None, None, None, "", ""
     if not 0 < float(alpha or 0) <= 10_000:
         raise ValueError(f"alpha must be a positive number (at most 10,000), not {alpha!r}.")
     targets = _targets(arch, preset_label, picked)
     saved = _saved(arch, saved)
-    count = lora.count_lora_params(arch, int(r), targets, BIAS_LABELS.get(bias, bias), bool(dora), saved)
+    count = lora.count_lora_params(arch, r, targets, BIAS_LABELS.get(bias, bias), bool(dora), saved)
     code = "from peft import LoraConfig\n\nconfig = " + lora.lora_config_code(count, float(alpha))
     fig, mem_table, mem_note = memory_outputs(arch, count.r, targets, count.bias, count.use_dora, saved,
                                               batch, seq, gc, precision_label)
     return (summary_markdown(count, float(alpha)), code, rank_figure(arch, count, preset_label, count.bias,
-            count.use_dora, saved), module_table(count), fig, mem_table, mem_note)
+            count.use_dora, saved), module_table(count), fig, mem_table, mem_note, "")
 
 
 @user_errors
@@ -222,8 +231,8 @@ def peft_check(source, bundled, pasted, hub, r, preset_label, picked, bias, dora
         raise ValueError("Choose an architecture first.")
     targets = _targets(arch, preset_label, picked)
     saved = _saved(arch, saved)
-    ours = lora.count_lora_params(arch, int(r), targets, bias, bool(dora), saved)
-    theirs = lora.check_with_peft(arch, int(r), targets, bias, bool(dora), saved)
+    ours = lora.count_lora_params(arch, r, targets, bias, bool(dora), saved)
+    theirs = lora.check_with_peft(arch, r, targets, bias, bool(dora), saved)
     same = (ours.trainable, ours.total) == (theirs.trainable, theirs.total)
     verdict = "✓ Identical" if same else "✗ Different — please report this"
     return (
@@ -328,7 +337,7 @@ def build_lora_tab() -> dict:
     gr.on([source.change, bundled.change, pasted.change, hub.change], update_choices,
           [source, bundled, pasted, hub, picked, saved], [picked, saved, arch_info], api_visibility="private")
     inputs = [source, bundled, pasted, hub, rank, alpha, preset, picked, bias, dora, saved, batch, seq, gc, precision]
-    outputs = [summary, code, rank_plot, table, mem_plot, mem_table, mem_note]
+    outputs = [summary, code, rank_plot, table, mem_plot, mem_table, mem_note, check_out]  # a stale check is cleared
     gr.on(None, calculate, inputs, outputs, api_name="lora_count", trigger_mode="always_last")
     check_btn.click(peft_check, [source, bundled, pasted, hub, rank, preset, picked, bias, dora, saved],
                     check_out, api_name="lora_check_with_peft")
