@@ -1,0 +1,479 @@
+"""QLoRA training: a frozen 4-bit NF4 base model, small trainable LoRA matrices, a live loss.
+
+The whole method in one line (Dettmers et al. 2023, on top of Hu et al. 2021)::
+
+    y = dequant_NF4(W) x + (alpha / r) * B (A x)      W frozen in 4 bits; A (r x d_in), B (d_out x r) trained
+
+Only ``A`` and ``B`` get gradients; ``B`` starts at zero, so step 0 is exactly the base model.
+``train(config, stop)`` is a generator: it yields one :class:`StepLog` per optimizer step, and the
+UI, the CLI (``python -m lab train``) and the tests all read the same stream. The adapter is saved
+in peft's format (``adapter_config.json`` + ``adapter_model.safetensors``) when the run ends,
+whether it finished, was stopped, hit the wall-clock cap, or its consumer went away.
+
+What makes it fast on a small CPU (each is exact, none changes what is computed):
+
+* **no padding** — a batch is the ``batch_size`` examples laid end to end in one row; position ids
+  restart at every example and attention runs example by example (:func:`packed_attention`), so
+  no token attends across examples and no FLOP is spent on padding;
+* **logits only where there is a loss** — the LM head (576 x 49,152 for the bundled model) runs on
+  the hidden states at trained positions only: ``loss = CE(h[trained] W_head^T, next tokens)``;
+* **no gradient checkpointing** — a 135M model's activations fit easily, so nothing is recomputed;
+* the machine's **compute dtype** (:func:`lab.models.compute_dtype`: bf16 on CUDA and on CPUs with
+  native bf16 matmuls, fp32 otherwise) for the frozen base's matmuls; LoRA weights and the
+  optimizer stay fp32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from lab import masking, models
+
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+QUANTIZATIONS = ("nf4", "fp4", None)
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+PACKED_ATTENTION = "lab_packed"
+
+
+def _help(text: str, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; every field has a default that trains the pirate behaviour in ~1 minute."""
+
+    model: str | None = _help("Base model: None for the bundled SmolLM2-135M-Instruct, or a local directory / Hub id.", default=None)
+    dataset: str = _help("A bundled dataset (pirate, json) or a .jsonl/.json/.csv/.parquet file.", default="pirate")
+    quantization: str | None = _help("How the frozen base is stored: nf4 (QLoRA: NF4 + double quantization), fp4, or None (16/32-bit base: plain LoRA).", default="nf4")
+    r: int = _help("LoRA rank r: A is r x d_in, B is d_out x r.", default=16)
+    alpha: float = _help("LoRA alpha: the update B A is scaled by alpha / r.", default=32.0)
+    dropout: float = _help("Dropout on the LoRA branch's input (0 to 0.5).", default=0.0)
+    target_modules: tuple[str, ...] = _help("Linear layers that get a LoRA adapter (QLoRA: all of them).", default=ALL_LINEAR)
+    learning_rate: float = _help("Peak learning rate of AdamW.", default=1e-3)
+    warmup_steps: int = _help("Steps of linear warm-up before the cosine decay.", default=2)
+    steps: int = _help("Optimizer steps.", default=40)
+    batch_size: int = _help("Examples per step.", default=8)
+    max_seq_len: int = _help("Tokens kept per example (longer ones are cut at the end).", default=256)
+    masking: str = _help("Which tokens carry loss: completion (last reply), assistant (every reply) or none (all tokens).", default="completion")
+    seed: int = _help("Seed for the LoRA initialisation, dropout and the data order.", default=0)
+    max_seconds: float = _help("Wall-clock cap: the run stops, keeping what it learned, after this many seconds.", default=600.0)
+    threads: int | None = _help("CPU threads for torch (None: every core this process may use).", default=None)
+    out_dir: str | None = _help("Where the adapter is written (None: a new temporary directory).", default=None)
+
+    def __post_init__(self):
+        if isinstance(self.target_modules, str):
+            self.target_modules = tuple(t.strip() for t in self.target_modules.split(",") if t.strip())
+        self.target_modules = tuple(self.target_modules)
+        if self.quantization in ("none", "None", ""):
+            self.quantization = None
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"quantization must be nf4, fp4 or none, not {self.quantization!r}.")
+        if self.masking not in masking.MODES:
+            raise ValueError(f"masking must be one of {', '.join(masking.MODES)}, not {self.masking!r}.")
+        if not str(self.dataset).strip():
+            raise ValueError("Choose a dataset: pirate, json, or a file.")
+        _check_int("r", self.r, 1, 256)
+        _check_int("steps", self.steps, 1, 5000)
+        _check_int("batch size", self.batch_size, 1, 128)
+        _check_int("max sequence length", self.max_seq_len, 16, 4096)
+        _check_int("warm-up steps", self.warmup_steps, 0, 1000)
+        _check_int("seed", self.seed, 0, 2**31 - 1)
+        if self.threads is not None:
+            _check_int("threads", self.threads, 1, 512)
+        _check_float("alpha", self.alpha, 0.01, 4096)
+        _check_float("dropout", self.dropout, 0.0, 0.5)
+        _check_float("learning rate", self.learning_rate, 1e-7, 0.1)
+        _check_float("wall-clock cap (seconds)", self.max_seconds, 1.0, 24 * 3600)
+        if not self.target_modules:
+            raise ValueError("Choose at least one target module for LoRA (for example q_proj, v_proj).")
+        for t in self.target_modules:
+            if not t.replace("_", "").isalnum():
+                raise ValueError(f"Target module {t!r} is not a module name (letters, digits and _ only).")
+
+
+def _check_int(name: str, value, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be a whole number from {lo:,} to {hi:,}, not {value!r}.")
+
+
+def _check_float(name: str, value, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi or math.isnan(value):
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, not {value!r}.")
+
+
+@dataclass
+class StepLog:
+    """One optimizer step, as the UI plots it and the CLI prints it (one JSON object)."""
+
+    step: int
+    steps: int
+    loss: float  # mean cross-entropy over this step's trained tokens (nats per token)
+    lr: float  # learning rate used for this step
+    tokens: int  # tokens the model read in this step (prompt + response, no padding)
+    trained_tokens: int  # tokens that carried loss in this step
+    tokens_seen: int  # tokens read since the start
+    tokens_per_s: float  # tokens_seen / seconds spent in training steps
+    step_s: float  # seconds of this step
+    elapsed_s: float  # seconds since train() started, model loading included
+    eta_s: float  # estimated seconds left: remaining steps x mean step time
+    memory_mb: float  # process memory in use (RSS on CPU, allocated on CUDA)
+
+    def to_json(self) -> str:
+        return json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()})
+
+
+def lr_at(step: int, config: TrainConfig, min_lr_rate: float = 0.1) -> float:
+    """Learning rate of optimizer step ``step`` (1-based): linear warm-up, then cosine to 10 % of the peak.
+
+    With k = step - 1, w = warmup_steps, N = steps (the convention of transformers' schedulers,
+    whose factor for the first step is computed at k = 0)::
+
+        k < w:   lr = peak * k / w
+        else:    p = (k - w) / max(1, N - w);   lr = peak * (m + (1 - m) * (1 + cos(pi p)) / 2),  m = 0.1
+
+    the same numbers as ``transformers.get_scheduler("cosine_with_min_lr", min_lr_rate=0.1)``.
+    """
+    k, w, n = step - 1, config.warmup_steps, config.steps
+    if k < w:
+        return config.learning_rate * k / max(1, w)
+    p = (k - w) / max(1, n - w)
+    return config.learning_rate * (min_lr_rate + (1 - min_lr_rate) * 0.5 * (1.0 + math.cos(math.pi * p)))
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+
+def load_splits(dataset: str, holdout: int = 16):
+    """(train, eval) chats. Bundled datasets have both splits; for a file the last
+    ``min(holdout, 10 %)`` rows are held out as its eval split and never trained on."""
+    from lab import data
+
+    if dataset in data.BUNDLED:
+        return data.load_sft_dataset(dataset, "train"), data.load_sft_dataset(dataset, "eval")
+    ds = data.load_sft_dataset(dataset, max_bytes=MAX_UPLOAD_BYTES)
+    k = min(holdout, len(ds) // 10)
+    if k == 0:
+        return ds, ds.select([])
+    return ds.select(range(len(ds) - k)), ds.select(range(len(ds) - k, len(ds)))
+
+
+MAX_UPLOAD_BYTES = 5_000_000
+
+
+def label_examples(tokenizer, chats, mode: str, max_seq_len: int) -> tuple[list[masking.LabeledExample], int]:
+    """Token ids and labels of each chat (``lab.masking.build_labels``); examples left with no trained
+    token (all cut by ``max_seq_len``) are dropped, and their number returned."""
+    out, dropped = [], 0
+    for i, msgs in enumerate(chats):
+        try:
+            ex = masking.build_labels(tokenizer, msgs, mode, max_length=max_seq_len)
+        except ValueError as e:
+            raise ValueError(f"Training example {i + 1}: {e}") from e
+        if ex.n_trained == 0:
+            dropped += 1
+        else:
+            out.append(ex)
+    if not out:
+        raise ValueError(
+            f"No example has a trained token within max sequence length {max_seq_len}: raise it or pick another masking mode."
+        )
+    return out, dropped
+
+
+@dataclass
+class PackedBatch:
+    """``batch_size`` examples end to end in one row (no padding).
+
+    input_ids, position_ids: (1, T); positions restart at 0 for each example. ``cu_seqlens`` are the
+    example boundaries [0, L1, L1+L2, ..., T]. ``targets`` (n,) are the tokens predicted at the
+    ``n`` trained positions ``source`` (the position i - 1 of every label i that is not -100).
+    """
+
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    cu_seqlens: torch.Tensor
+    source: torch.Tensor
+    targets: torch.Tensor
+
+    @property
+    def tokens(self) -> int:
+        return int(self.input_ids.shape[1])
+
+
+def pack(examples: list[masking.LabeledExample], device=None) -> PackedBatch:
+    ids, pos, cu, src, tgt = [], [], [0], [], []
+    for ex in examples:
+        off = len(ids)
+        ids += ex.input_ids
+        pos += range(ex.n_tokens)
+        cu.append(len(ids))
+        for i in range(1, ex.n_tokens):  # label i is predicted from position i - 1 of the same example
+            if ex.labels[i] != masking.IGNORE_INDEX:
+                src.append(off + i - 1)
+                tgt.append(ex.labels[i])
+    t = lambda x: torch.tensor(x, dtype=torch.long, device=device)  # noqa: E731
+    return PackedBatch(t([ids]), t([pos]), t(cu), t(src), t(tgt))
+
+
+def batches(n: int, batch_size: int, seed: int):
+    """Endless example indices, ``batch_size`` at a time: a fresh seeded shuffle every epoch."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    while True:
+        while len(order) < batch_size:
+            epoch = list(range(n))
+            rng.shuffle(epoch)
+            order += epoch
+        yield order[:batch_size]
+        order = order[batch_size:]
+
+
+# --- the model ------------------------------------------------------------------------------------
+
+
+def packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Causal attention inside each packed example only.
+
+    query: (1, H, T, D), key / value: (1, H_kv, T, D). For the example at [s, e):
+    ``softmax(q[s:e] k[s:e]^T * scaling + causal) v[s:e]`` — the block-diagonal attention of the
+    packed row, at the cost of the examples alone (a dense T x T mask would cost (T / L)^2 more).
+    Returns (1, T, H, D) like transformers' own attention functions.
+    """
+    cu = kwargs.get("lab_cu_seqlens")
+    if cu is None:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+    bounds = cu.tolist()
+    gqa = query.shape[1] != key.shape[1]
+    outs = [
+        F.scaled_dot_product_attention(
+            query[:, :, s:e], key[:, :, s:e], value[:, :, s:e], is_causal=True, scale=scaling, enable_gqa=gqa
+        )
+        for s, e in zip(bounds[:-1], bounds[1:])
+    ]
+    return torch.cat(outs, dim=2).transpose(1, 2).contiguous(), None
+
+
+_registered = False
+
+
+def _register_packed_attention() -> None:
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface
+
+    AttentionInterface.register(PACKED_ATTENTION, packed_attention)
+    AttentionMaskInterface.register(PACKED_ATTENTION, lambda *args, **kwargs: None)  # attention builds its own blocks
+    _registered = True
+
+
+def wrap_lora(model, config: TrainConfig):
+    """Add LoRA adapters (``peft``) to the frozen base: only A and B train, B = 0 at the start."""
+    from peft import LoraConfig, get_peft_model
+
+    present = {name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, torch.nn.Linear)}
+    missing = [t for t in config.target_modules if t not in present]
+    if missing:
+        raise ValueError(
+            f"The model has no linear layer named {', '.join(missing)}; choose among {', '.join(sorted(present))}."
+        )
+    lora = LoraConfig(
+        r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
+    )
+    torch.manual_seed(config.seed)
+    return get_peft_model(model, lora)
+
+
+def gathered_loss(causal_lm, batch: PackedBatch) -> torch.Tensor:
+    """Mean next-token cross-entropy over the trained positions, computing logits there only.
+
+    h = decoder(input_ids) : (1, T, d);  logits = h[0, source] W_head^T : (n, V);
+    loss = (1 / n) * sum_j -log softmax(logits_j)[targets_j]  — what ``model(labels=...).loss`` gives.
+    """
+    hidden = causal_lm.get_decoder()(
+        input_ids=batch.input_ids, position_ids=batch.position_ids, lab_cu_seqlens=batch.cu_seqlens, use_cache=False
+    ).last_hidden_state  # (1, T, d)
+    logits = causal_lm.get_output_embeddings()(hidden[0, batch.source])  # (n, V)
+    return F.cross_entropy(logits.float(), batch.targets)
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which containers narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def memory_mb() -> float:
+    """Memory in use: allocated CUDA memory, or the process's resident set size on CPU."""
+    if torch.cuda.is_available():
+        return torch.cuda.memory_allocated() / 2**20
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, str]:
+    """Paged 8-bit AdamW on CUDA (QLoRA's optimizer); plain AdamW on a CPU, where paging does not apply."""
+    if torch.cuda.is_available():
+        import bitsandbytes as bnb
+
+        return bnb.optim.PagedAdamW8bit(params, lr=config.learning_rate, weight_decay=0.0), (
+            "Optimizer: paged 8-bit AdamW (bitsandbytes): its states live in CUDA unified memory and move to "
+            "CPU RAM if the GPU runs out."
+        )
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0), (
+        "Optimizer: AdamW (fp32 states). Paged optimizers do not apply on a CPU: paging moves optimizer "
+        "states between GPU and CPU memory, and here everything already lives in CPU RAM."
+    )
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+class TrainingRun:
+    """One training run: ``for log in run.steps(stop): ...``; afterwards ``run.model`` (peft model with the
+    trained adapter), ``run.adapter_dir``, ``run.stop_reason`` and ``run.notes`` describe it."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.model = None
+        self.tokenizer = None
+        self.examples: list[masking.LabeledExample] = []
+        self.eval_chats = None
+        self.logs: list[StepLog] = []
+        self.notes: list[str] = []
+        self.stop_reason = ""
+        self.adapter_dir: Path | None = None
+        self.started = time.perf_counter()
+        self.first_step_at: float | None = None
+
+    def setup(self) -> None:
+        cfg = self.config
+        torch.set_num_threads(cfg.threads or available_cores())
+        train_ds, self.eval_chats = load_splits(cfg.dataset)
+        self.tokenizer = models.load_tokenizer(cfg.model)
+        self.examples, dropped = label_examples(self.tokenizer, train_ds["messages"], cfg.masking, cfg.max_seq_len)
+        if dropped:
+            self.notes.append(f"{dropped} examples had no trained token within {cfg.max_seq_len} tokens and were skipped.")
+        base = models.load_model(cfg.model, quantization=cfg.quantization)
+        dtype = models.compute_dtype()
+        if cfg.quantization is None and base.dtype != dtype:
+            base.to(dtype)  # a 16-bit base on machines that compute in 16 bits: the difference to NF4 is the storage
+        _register_packed_attention()
+        self.model = wrap_lora(base, cfg)
+        self.model.train()
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in self.model.parameters())
+        stored = cfg.quantization.upper() + " (4-bit)" if cfg.quantization else str(dtype).replace("torch.", "")
+        self.notes.append(
+            f"{models.display_name(cfg.model)}: base stored in {stored}, matmuls in {str(dtype).replace('torch.', '')}; "
+            f"{trainable:,} trainable LoRA parameters ({100 * trainable / total:.2f} % of {total:,} stored values)."
+        )
+        self.notes.append(f"{len(self.examples)} training examples, {len(self.eval_chats)} held-out eval examples.")
+
+    def save(self, out_dir: str | os.PathLike | None = None) -> Path:
+        """Write the adapter in peft's format (and the run's config) to ``out_dir``."""
+        out = Path(out_dir or self.config.out_dir or tempfile.mkdtemp(prefix="qlora-run-"))
+        out.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(str(out))
+        cfg = dataclasses.asdict(self.config)
+        cfg["target_modules"] = list(cfg["target_modules"])
+        (out / "train_config.json").write_text(json.dumps(cfg, indent=2))
+        self.adapter_dir = out
+        return out
+
+    def steps(self, stop: threading.Event | None = None):
+        """Yield one :class:`StepLog` per optimizer step; save the adapter however the loop ends."""
+        cfg = self.config
+        try:
+            self.setup()
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            optimizer, note = make_optimizer(params, cfg)
+            self.notes.append(note)
+            causal_lm = self.model.get_base_model()
+            device = params[0].device
+            order = batches(len(self.examples), cfg.batch_size, cfg.seed)
+            old_attn = causal_lm.config._attn_implementation
+            causal_lm.set_attn_implementation(PACKED_ATTENTION)
+            train_s, seen = 0.0, 0
+            try:
+                for step in range(1, cfg.steps + 1):
+                    if stop is not None and stop.is_set():
+                        self.stop_reason = f"Stopped by the user after {step - 1} of {cfg.steps} steps."
+                        break
+                    if time.perf_counter() - self.started >= cfg.max_seconds:
+                        self.stop_reason = (
+                            f"Stopped at the wall-clock cap of {cfg.max_seconds:.0f} s after {step - 1} of {cfg.steps} steps."
+                        )
+                        break
+                    t0 = time.perf_counter()
+                    batch = pack([self.examples[i] for i in next(order)], device)
+                    lr = lr_at(step, cfg)
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                    loss = gathered_loss(causal_lm, batch)
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    value = loss.item()
+                    dt = time.perf_counter() - t0
+                    if not math.isfinite(value):
+                        raise RuntimeError(f"The loss became {value} at step {step}: lower the learning rate.")
+                    train_s += dt
+                    seen += batch.tokens
+                    log = StepLog(
+                        step=step, steps=cfg.steps, loss=value, lr=lr, tokens=batch.tokens,
+                        trained_tokens=int(batch.targets.numel()), tokens_seen=seen, tokens_per_s=seen / train_s,
+                        step_s=dt, elapsed_s=time.perf_counter() - self.started,
+                        eta_s=(cfg.steps - step) * train_s / step, memory_mb=memory_mb(),
+                    )
+                    self.logs.append(log)
+                    yield log
+                else:
+                    self.stop_reason = f"Finished {cfg.steps} steps."
+            finally:
+                causal_lm.set_attn_implementation(old_attn)
+                self.model.eval()
+        finally:
+            if self.model is not None and self.adapter_dir is None:
+                if not self.stop_reason:
+                    self.stop_reason = f"Interrupted after {len(self.logs)} of {cfg.steps} steps."
+                self.save()
+
+
+def train(config: TrainConfig, stop: threading.Event | None = None):
+    """Train ``config``; yield a :class:`StepLog` per step. Set ``stop`` to end early (the adapter is kept)."""
+    yield from TrainingRun(config).steps(stop)
+
+
+def load_adapter(adapter_dir: str | os.PathLike, model: str | None = None, quantization: str | None = "nf4"):
+    """The base model with a saved adapter on top (``peft.PeftModel.from_pretrained``), in eval mode."""
+    from peft import PeftModel
+
+    base = models.load_model(model, quantization=quantization)
+    return PeftModel.from_pretrained(base, str(adapter_dir)).eval()
+
+
+def dir_size(path: str | os.PathLike) -> int:
+    """Bytes of the files directly in ``path``."""
+    return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file())
