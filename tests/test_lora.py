@@ -147,7 +147,7 @@ def test_four_bit_numel_is_half_and_the_correction_restores_it(real_model):
     """bitsandbytes packs two 4-bit codes per uint8: numel() of a 4-bit weight is half its count."""
     from lab import models
 
-    q = models.load_model(quantization="nf4")
+    q = models.shared_model(quantization="nf4")  # read-only use: shared with the NF4 tests
     counts = lora.four_bit_counts(q)
     assert counts.true == real_model.num_parameters() == q.num_parameters() == 134_515_008
     assert counts.naive == lora.expected_four_bit_naive("smollm2-135m") < counts.true

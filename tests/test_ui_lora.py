@@ -95,3 +95,12 @@ def test_lora_tab_in_the_browser(page):
     editor.type('{"model_type": "llama",')
     page.locator("#lora-summary").click()
     expect(page.get_by_text("not valid JSON").first).to_be_visible(timeout=30_000)
+
+
+@pytest.mark.slow
+def test_four_bit_button_shows_both_counts():
+    out = ui.four_bit_measure(progress=lambda *a, **k: None)
+    from lab.architectures import architecture
+
+    naive, true = lora.expected_four_bit_naive("smollm2-135m"), architecture("smollm2-135m").total
+    assert f"**{naive:,}**" in out and f"**{true:,}**" in out  # the naive sum and the corrected count

@@ -258,7 +258,7 @@ def four_bit_prediction() -> str:
 @user_errors
 def four_bit_measure(progress=gr.Progress()):
     progress(0, desc="Loading the bundled model in 4-bit (NF4); the first load quantizes it (~30 s)")
-    model = models.shared_model(None, "nf4")
+    model = models.shared_model(quantization="nf4")  # the same cache entry as the NF4 tab
     c = lora.four_bit_counts(model)
     return (
         f"| count | parameters |\n|---|---:|\n"
