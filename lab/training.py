@@ -352,12 +352,18 @@ def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, 
 
 class TrainingRun:
     """One training run: ``for log in run.steps(stop): ...``; afterwards ``run.model`` (peft model with the
-    trained adapter), ``run.adapter_dir``, ``run.stop_reason`` and ``run.notes`` describe it."""
+    trained adapter, in eval mode), ``run.adapter_dir``, ``run.stop_reason`` and ``run.notes`` describe it.
 
-    def __init__(self, config: TrainConfig):
+    Generate from ``run.model`` with :func:`lab.evaluation.generate`: on a CPU with bf16 instructions,
+    a plain eval-mode forward makes bitsandbytes repack the 4-bit weights in place for its inference
+    kernel, rounding the block scales to bf16 — the base would no longer be the one trained on.
+    """
+
+    def __init__(self, config: TrainConfig, base_model=None, tokenizer=None):
         self.config = config
+        self._base = base_model  # an already loaded base model (tests use a tiny one); None: load config.model
         self.model = None
-        self.tokenizer = None
+        self.tokenizer = tokenizer
         self.examples: list[masking.LabeledExample] = []
         self.eval_chats = None
         self.logs: list[StepLog] = []
@@ -371,12 +377,13 @@ class TrainingRun:
         cfg = self.config
         torch.set_num_threads(cfg.threads or available_cores())
         train_ds, self.eval_chats = load_splits(cfg.dataset)
-        self.tokenizer = models.load_tokenizer(cfg.model)
+        if self.tokenizer is None:
+            self.tokenizer = models.load_tokenizer(cfg.model)
         self.examples, dropped = label_examples(self.tokenizer, train_ds["messages"], cfg.masking, cfg.max_seq_len)
         if dropped:
             self.notes.append(f"{dropped} examples had no trained token within {cfg.max_seq_len} tokens and were skipped.")
-        base = models.load_model(cfg.model, quantization=cfg.quantization)
-        dtype = models.compute_dtype()
+        base = self._base if self._base is not None else models.load_model(cfg.model, quantization=cfg.quantization)
+        dtype = models.compute_dtype() if self._base is None else base.dtype
         if cfg.quantization is None and base.dtype != dtype:
             base.to(dtype)  # a 16-bit base on machines that compute in 16 bits: the difference to NF4 is the storage
         _register_packed_attention()
@@ -384,9 +391,10 @@ class TrainingRun:
         self.model.train()
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in self.model.parameters())
-        stored = cfg.quantization.upper() + " (4-bit)" if cfg.quantization else str(dtype).replace("torch.", "")
+        stored = cfg.quantization.upper() + " (4-bit)" if _is_4bit(base) else str(dtype).replace("torch.", "")
+        name = models.display_name(cfg.model) if self._base is None else type(base).__name__
         self.notes.append(
-            f"{models.display_name(cfg.model)}: base stored in {stored}, matmuls in {str(dtype).replace('torch.', '')}; "
+            f"{name}: base stored in {stored}, matmuls in {str(dtype).replace('torch.', '')}; "
             f"{trainable:,} trainable LoRA parameters ({100 * trainable / total:.2f} % of {total:,} stored values)."
         )
         self.notes.append(f"{len(self.examples)} training examples, {len(self.eval_chats)} held-out eval examples.")
@@ -461,9 +469,13 @@ class TrainingRun:
                 self.save()
 
 
-def train(config: TrainConfig, stop: threading.Event | None = None):
+def train(config: TrainConfig, stop: threading.Event | None = None, base_model=None, tokenizer=None):
     """Train ``config``; yield a :class:`StepLog` per step. Set ``stop`` to end early (the adapter is kept)."""
-    yield from TrainingRun(config).steps(stop)
+    yield from TrainingRun(config, base_model, tokenizer).steps(stop)
+
+
+def _is_4bit(model) -> bool:
+    return bool(getattr(model, "is_loaded_in_4bit", False))
 
 
 def load_adapter(adapter_dir: str | os.PathLike, model: str | None = None, quantization: str | None = "nf4"):

@@ -1,0 +1,205 @@
+"""lab.training: the config's checks, the exactness of the fast loss, and real training runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+
+import pytest
+import torch
+
+from lab import masking, models, training
+
+SMALL = dict(dataset="pirate", batch_size=4, max_seq_len=128, learning_rate=1e-3, warmup_steps=0)
+
+
+def fresh_tiny(tokenizer):
+    """A new random 2-layer Llama (peft mutates the model it wraps, so never the shared fixture)."""
+    return models.tiny_model(tokenizer)
+
+
+# --- config ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(r=0), "r must be a whole number from 1"),
+        (dict(r=2.5), "r must be a whole number"),
+        (dict(steps=0), "steps must be"),
+        (dict(learning_rate=-1.0), "learning rate must be a number"),
+        (dict(learning_rate=float("nan")), "learning rate"),
+        (dict(dropout=0.9), "dropout must be a number from 0 to 0.5"),
+        (dict(batch_size=1000), "batch size"),
+        (dict(max_seq_len=4), "max sequence length"),
+        (dict(masking="prompt"), "masking must be one of completion, assistant, none"),
+        (dict(quantization="int8"), "quantization must be nf4, fp4 or none"),
+        (dict(target_modules=()), "at least one target module"),
+        (dict(target_modules=("q_proj", "../x")), "is not a module name"),
+        (dict(max_seconds=0), "wall-clock cap"),
+        (dict(dataset="  "), "Choose a dataset"),
+    ],
+)
+def test_config_rejects_out_of_range_values_with_a_sentence(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        training.TrainConfig(**kwargs)
+
+
+def test_config_accepts_strings_for_lists_and_none():
+    cfg = training.TrainConfig(target_modules="q_proj, v_proj", quantization="none")
+    assert cfg.target_modules == ("q_proj", "v_proj")
+    assert cfg.quantization is None
+
+
+def test_unknown_target_module_is_named_with_the_choices(tokenizer):
+    cfg = training.TrainConfig(target_modules=("q_proj", "qkv"), steps=1)
+    with pytest.raises(ValueError, match=r"no linear layer named qkv; choose among .*down_proj"):
+        training.wrap_lora(fresh_tiny(tokenizer), cfg)
+
+
+def test_lr_schedule_matches_transformers_cosine_with_min_lr():
+    """Oracle: transformers' own scheduler, stepped the way Trainer steps it."""
+    from transformers import get_scheduler
+
+    cfg = training.TrainConfig(steps=17, warmup_steps=3, learning_rate=2e-4)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.learning_rate)
+    sched = get_scheduler("cosine_with_min_lr", opt, num_warmup_steps=3, num_training_steps=17,
+                          scheduler_specific_kwargs={"min_lr_rate": 0.1})
+    for step in range(1, 18):
+        assert training.lr_at(step, cfg) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-15)
+        opt.step()
+        sched.step()
+
+
+# --- the fast loss is the ordinary loss -----------------------------------------------------------
+
+
+def test_packed_gathered_loss_equals_transformers_loss_per_example(tokenizer):
+    """Packing + per-example attention + LM head on trained positions only gives the same number as
+    running each example alone through ``model(labels=...)`` and averaging over trained tokens."""
+    from lab import data
+
+    model = fresh_tiny(tokenizer)
+    chats = data.load_sft_dataset("pirate")["messages"][:5]
+    examples = [masking.build_labels(tokenizer, c, "completion") for c in chats]
+    training._register_packed_attention()
+    batch = training.pack(examples)
+    assert batch.tokens == sum(e.n_tokens for e in examples)  # no padding
+    old = model.config._attn_implementation
+    model.set_attn_implementation(training.PACKED_ATTENTION)
+    with torch.no_grad():
+        fast = training.gathered_loss(model, batch).item()
+    model.set_attn_implementation(old)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for ex in examples:
+            out = model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels]))
+            total += out.loss.item() * ex.n_trained
+            count += ex.n_trained
+    assert batch.targets.numel() == count
+    assert fast == pytest.approx(total / count, rel=1e-5)
+
+
+# --- training runs ----------------------------------------------------------------------------------
+
+
+def test_tiny_model_smoke_first_loss_is_ln_vocab_then_falls(tokenizer, tmp_path):
+    """A random model predicts uniformly: its first loss is ~ ln V; a few steps bring it down.
+
+    (Its tied output embedding is tiny and frozen, so LoRA can only move the logits a little: the loss
+    of every batch stays within ~0.01 of ln V untrained, and the drop below is well above that.)"""
+    cfg = training.TrainConfig(**{**SMALL, "steps": 8, "learning_rate": 2e-2, "r": 8}, out_dir=str(tmp_path))
+    logs = list(training.train(cfg, base_model=fresh_tiny(tokenizer), tokenizer=tokenizer))
+    assert [log.step for log in logs] == list(range(1, 9))
+    ln_v = math.log(len(tokenizer))
+    assert logs[0].loss == pytest.approx(ln_v, rel=0.05)
+    assert sum(log.loss for log in logs[-3:]) / 3 < logs[0].loss - 0.05
+    for log in logs:
+        assert log.tokens > log.trained_tokens > 0 and log.tokens_per_s > 0 and log.memory_mb > 0
+        json.loads(log.to_json())
+    assert logs[-1].tokens_seen == sum(log.tokens for log in logs) and logs[-1].eta_s == 0
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_stop_event_ends_the_run_and_keeps_the_adapter(tokenizer, tmp_path):
+    stop = threading.Event()
+    cfg = training.TrainConfig(**{**SMALL, "steps": 50}, out_dir=str(tmp_path))
+    run = training.TrainingRun(cfg, fresh_tiny(tokenizer), tokenizer)
+    seen = []
+    for log in run.steps(stop):
+        seen.append(log.step)
+        if log.step == 2:
+            stop.set()
+    assert seen == [1, 2]
+    assert run.stop_reason == "Stopped by the user after 2 of 50 steps."
+    assert run.adapter_dir == tmp_path and (tmp_path / "adapter_model.safetensors").is_file()
+    saved = json.loads((tmp_path / "train_config.json").read_text())
+    assert saved["steps"] == 50 and saved["target_modules"] == list(training.ALL_LINEAR)
+
+
+def test_consumer_leaving_early_still_saves_the_adapter(tokenizer, tmp_path):
+    gen = training.train(training.TrainConfig(**{**SMALL, "steps": 50}, out_dir=str(tmp_path)),
+                         base_model=fresh_tiny(tokenizer), tokenizer=tokenizer)
+    next(gen)
+    gen.close()  # what Gradio does to a cancelled generator
+    assert (tmp_path / "adapter_model.safetensors").is_file()
+
+
+def test_wall_clock_cap_stops_with_a_message(tokenizer, tmp_path):
+    cfg = training.TrainConfig(**{**SMALL, "steps": 1000}, max_seconds=1.0, out_dir=str(tmp_path))
+    run = training.TrainingRun(cfg, fresh_tiny(tokenizer), tokenizer)
+    logs = list(run.steps())
+    assert len(logs) < 1000
+    assert run.stop_reason.startswith("Stopped at the wall-clock cap of 1 s")
+    assert (tmp_path / "adapter_model.safetensors").is_file()
+
+
+def test_real_4bit_run_learns_and_its_saved_adapter_loads_in_peft(tokenizer, tmp_path):
+    """The bundled model in NF4: 4 steps lower the loss on the data, and the adapter on disk,
+    loaded by peft onto a fresh 4-bit base, reproduces the trained model and differs from the base."""
+    from peft import PeftModel
+
+    cfg = training.TrainConfig(**{**SMALL, "steps": 4}, out_dir=str(tmp_path))
+    run = training.TrainingRun(cfg)
+    gen = run.steps()
+    first = next(gen)
+    assert first.step == 1 and 0.5 < first.loss < 6
+    causal = run.model.get_base_model()
+    probe = training.pack(run.examples[-6:])
+
+    def probe_loss(model):
+        # train mode: in eval mode bitsandbytes would repack the 4-bit weights in place for its CPU
+        # inference kernel (block scales rounded to bf16), changing the base
+        model.train()
+        old = model.config._attn_implementation
+        model.set_attn_implementation(training.PACKED_ATTENTION)
+        try:
+            with torch.no_grad():
+                return training.gathered_loss(model, probe).item()
+        finally:
+            model.set_attn_implementation(old)
+
+    with run.model.disable_adapter():
+        base_loss = probe_loss(causal)
+    logs = [first, *gen]
+    assert len(logs) == 4 and run.stop_reason == "Finished 4 steps."
+    trained_loss = probe_loss(causal)
+    assert trained_loss < base_loss - 0.2, (base_loss, trained_loss)
+    assert any("4-bit" in n for n in run.notes) and any("Paged optimizers do not apply" in n for n in run.notes)
+
+    cfg_json = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert cfg_json["r"] == cfg.r and cfg_json["lora_alpha"] == cfg.alpha
+    assert set(cfg_json["target_modules"]) == set(training.ALL_LINEAR)
+    ids = torch.tensor([run.examples[0].input_ids])
+    base = models.load_model(quantization="nf4").train()  # train mode: bitsandbytes' training-path matmul
+    with torch.no_grad():
+        base_logits = base(ids).logits
+    loaded = PeftModel.from_pretrained(base, str(tmp_path))
+    loaded.train()
+    run.model.train()
+    with torch.no_grad():
+        loaded_logits = loaded(ids).logits
+        trained_logits = run.model(ids).logits
+    assert (loaded_logits - base_logits).abs().max() > 0.5  # the adapter changes the output
+    torch.testing.assert_close(loaded_logits, trained_logits, rtol=0, atol=1e-3)
