@@ -13,6 +13,7 @@ import gradio as gr
 from lab.ui import masking, model_data
 from lab.ui import lora
 from lab.ui import nf4
+from lab.ui import training
 from lab.ui.style import CSS, THEME
 
 HEADER = """
@@ -37,6 +38,8 @@ def build_app() -> gr.Blocks:
                 lora.build_lora_tab()
             with gr.Tab("NF4 explorer", id="nf4"):
                 nf4.build_nf4_tab()
+            with gr.Tab("QLoRA training", id="training"):
+                training.build_training_tab()
     return demo
 
 

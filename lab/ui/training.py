@@ -1,0 +1,384 @@
+"""Tab 5 — QLoRA training: train an adapter live, watch the loss, compare the answers before and after."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from lab import data, evaluation, export, masking, models, training
+from lab.ui.style import user_errors
+
+MAX_SECONDS = float(os.environ.get("LAB_TRAIN_MAX_SECONDS", "300"))
+UPLOAD = "uploaded file"
+QUANT = {"NF4 + double quantization (QLoRA)": "nf4", "None: 16-bit base (plain LoRA)": None}
+EVAL_PROMPTS = 32
+RUNS_DIR = Path(tempfile.gettempdir()) / "tuning-lab-runs"
+
+EXPLAIN = """
+### LoRA (Hu et al. 2021)
+Instead of updating a weight matrix **W** (d × d), learn a low-rank update **ΔW = B A** with
+B (d × r) and A (r × d), r small (8, 16, 64): **W′ = W + (α / r) · B A**. **B starts at zero**, so
+training starts exactly from the pre-trained model. Trainable parameters fall by orders of magnitude
+(GPT-3 175B: 10,000× fewer, 3× less GPU memory) with quality comparable to full fine-tuning.
+
+### QLoRA (Dettmers et al. 2023)
+LoRA on top of a base model **stored in 4 bits**, so large models train on small GPUs:
+- **NF4**: 16 levels at quantiles of a standard normal, block-wise absmax scaling (blocks of 64);
+- **double quantization**: the block scales are quantized too (8 bits, blocks of 256) —
+  0.5 → 0.127 bits of overhead per parameter;
+- **paged optimizers**: optimizer states move between GPU and CPU memory when the GPU runs out.
+  *On this CPU there is nothing to page to: the lab uses plain AdamW and says so.*
+
+Result: a 65B model fine-tuned on a single 48 GB GPU (16-bit full fine-tuning needs > 780 GB).
+Here: a 135M model on two CPU cores, in about a minute.
+"""
+
+HOW = """
+**What happens when you press Train.** The base model loads in 4-bit NF4, LoRA adapters are added to
+the chosen layers, and each step trains on *batch size* examples (labels from the masking mode). The
+loss is next-token cross-entropy on the trained tokens. Afterwards the base model (adapter switched
+off) and the adapted model answer the dataset's held-out `eval` prompts, never trained on, plus a few
+general-knowledge questions: did it learn the behaviour, and did it forget anything?
+Speed on a CPU: examples are packed end to end without padding, logits are computed only where there
+is a loss, and nothing is recomputed (no gradient checkpointing).
+"""
+
+
+# --- per-session stop flags ------------------------------------------------------------------------
+
+_stops: dict[str, threading.Event] = {}
+_stops_lock = threading.Lock()
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "default"
+
+
+def arm(request: gr.Request = None):
+    """A fresh stop flag for this browser session, before its run is queued."""
+    with _stops_lock:
+        _stops[_session(request)] = threading.Event()
+
+
+def request_stop(request: gr.Request = None) -> str:
+    with _stops_lock:
+        ev = _stops.get(_session(request))
+    if ev is None:
+        return "Nothing is training."
+    ev.set()
+    return "**Stopping** after the current step; the adapter keeps what it learned so far…"
+
+
+def _stop_flag(request) -> threading.Event:
+    with _stops_lock:
+        return _stops.setdefault(_session(request), threading.Event())
+
+
+# --- formatting ------------------------------------------------------------------------------------
+
+
+def run_label(cfg: training.TrainConfig, n: int) -> str:
+    q = "NF4" if cfg.quantization else "16-bit"
+    data_name = cfg.dataset if cfg.dataset in data.BUNDLED else "upload"
+    return f"run {n}: {data_name}, {q}, r={cfg.r}, {cfg.masking}, lr={cfg.learning_rate:g}"
+
+
+def _fmt_s(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s // 60:.0f} min {s % 60:02.0f} s"
+
+
+def status_table(log: training.StepLog) -> str:
+    return (
+        "| step | loss | learning rate | tokens / s | elapsed | ETA | memory in use |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|\n"
+        f"| {log.step} / {log.steps} | {log.loss:.3f} | {log.lr:.2e} | {log.tokens_per_s:,.0f} | "
+        f"{_fmt_s(log.elapsed_s)} | {_fmt_s(log.eta_s)} | {log.memory_mb:,.0f} MB |"
+    )
+
+
+def curve_frame(runs: list[dict]) -> pd.DataFrame:
+    """One row per (run, step); numeric dtypes even when empty, so the plot's axes are quantitative."""
+    rows = [{"step": s, "loss": v, "run": r["label"]} for r in runs for s, v in r["curve"]]
+    return pd.DataFrame(rows, columns=["step", "loss", "run"]).astype({"step": "int64", "loss": "float64", "run": "str"})
+
+
+RUN_COLORS = ("#4f46e5", "#f59e0b", "#94a3b8")  # this run: indigo; the previous one: amber
+
+
+def run_colors(runs: list[dict]) -> dict[str, str]:
+    return {r["label"]: RUN_COLORS[min(i, len(RUN_COLORS) - 1)] for i, r in enumerate(reversed(runs))}
+
+
+def plot_updates(runs: list[dict], steps: int, shown: dict | None):
+    """Plot updates for the kept runs' curves: the new data, then — when a run appeared — a new
+    color map. Gradio's LinePlot fixes its color scale when it (re)builds its chart, which only a
+    property such as the color map triggers; data updates alone never show a new series. Sending
+    the map after the data makes the rebuilt chart include the new run."""
+    colors = run_colors(runs)
+    updates = [gr.update(value=curve_frame(runs))]
+    if colors != shown:
+        updates.append(gr.update(color_map=colors, x_lim=[1, max(2, steps)]))
+    return updates, colors
+
+
+def _mark(hit) -> str:
+    return "" if hit is None else (" ✓" if hit else " ✗")
+
+
+def answers_frame(current: dict, previous: dict | None) -> pd.DataFrame:
+    """Prompt | base | this run | previous run (blank unless it answered the same prompts)."""
+    same = previous is not None and previous["prompts"] == current["prompts"]
+    prev_col = f"after — {previous['label']}" if previous is not None else "after — previous run (none yet)"
+    if previous is not None and not same:
+        prev_col += " (other prompts)"
+    rows = []
+    for i, p in enumerate(current["prompts"]):
+        hits = previous["after_hits"] if same else None
+        rows.append({
+            "held-out prompt": p,
+            "base model (before)": current["before"][i] + _mark(current["before_hits"][i] if current["before_hits"] else None),
+            f"after — {current['label']}": current["after"][i] + _mark(current["after_hits"][i] if current["after_hits"] else None),
+            prev_col: previous["after"][i] + _mark(hits[i] if hits else None) if same else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def forgetting_frame(current: dict) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"general-knowledge question": q, "before": b + _mark(cb), "after": a + _mark(ca)}
+        for q, b, a, cb, ca in zip(current["questions"], current["q_before"], current["q_after"],
+                                   current["correct_before"], current["correct_after"])
+    ])
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.0f} %"
+
+
+def summary_table(runs: list[dict]) -> str:
+    if not runs:
+        return ""
+    head = runs[-1]
+    lines = [
+        f"**Behaviour score** = share of the {len(head['prompts'])} held-out prompts whose answer shows the behaviour "
+        f"({head['behaviour']}). **Forgetting check** = general-knowledge questions still answered correctly.\n",
+        "| | behaviour score | forgetting check | final loss | steps | training time | tokens / s | adapter |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| base model (no adapter) | {_pct(head['score_before'])} | {head['retained_before']} | | | | | |",
+    ]
+    for r in reversed(runs):
+        lines.append(
+            f"| {r['label']} | {_pct(r['score_after'])} | {r['retained_after']} | {r['final_loss']:.3f} | "
+            f"{r['steps_done']} | {_fmt_s(r['train_s'])} | {r['tokens_per_s']:,.0f} | {r['adapter_mb']:.1f} MB |"
+        )
+    return "\n".join(lines)
+
+
+def sizes_text(sz: training.Sizes, cfg: training.TrainConfig) -> str:
+    disk = f"{sz.base_disk / 1e6:,.0f} MB on disk (fp32 safetensors) · " if sz.base_disk else ""
+    stored = "NF4" if cfg.quantization else "16-bit"
+    return (
+        f"**Adapter: {sz.adapter / 1e6:.1f} MB** (peft format: `adapter_config.json` + `adapter_model.safetensors`) · "
+        f"base model: {disk}{sz.base_memory / 1e6:,.0f} MB in memory ({stored}). "
+        f"Share the adapter, not the model: it is {100 * sz.adapter / (sz.base_disk or sz.base_memory):.1f} % of the base's size."
+    )
+
+
+# --- handlers --------------------------------------------------------------------------------------
+
+
+def _dataset_arg(choice: str, upload: str | None) -> str:
+    if choice == UPLOAD:
+        if not upload:
+            raise gr.Error("Upload a dataset file first, or choose a bundled dataset.")
+        return upload
+    return choice
+
+
+@user_errors
+def check_upload(path: str | None):
+    """Read an uploaded file at once, so a bad one is named before anyone presses Train."""
+    if not path:
+        return "", gr.update(value="pirate")
+    name = Path(path).name
+    try:
+        train_ds, eval_ds = training.load_splits(path)
+    except (ValueError, OSError) as e:
+        return f"⚠️ **{name} cannot be used:** {e}", gr.update(value="pirate")
+    return (
+        f"✓ **{name}**: {len(train_ds) + len(eval_ds):,} rows — {len(train_ds):,} to train on, "
+        f"{len(eval_ds):,} held out as its eval split.", gr.update(value=UPLOAD)
+    )
+
+
+OUTPUTS = ("state", "plot", "status", "notes", "summary", "answers", "forgetting", "adapter_file", "adapter_info")
+
+
+def _out(**values) -> tuple:
+    """One value per output of the train event, in OUTPUTS order; the rest left as they are."""
+    return tuple(values.get(name, gr.skip()) for name in OUTPUTS)
+
+
+def _zip_adapter(adapter_dir: Path) -> str:
+    base = adapter_dir.parent / f"{adapter_dir.name}-adapter"
+    return shutil.make_archive(str(base), "zip", root_dir=adapter_dir)
+
+
+@user_errors
+def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
+              mask_mode, seed, request: gr.Request = None):
+    """Stream the loss curve while training, then evaluate before / after and offer the adapter."""
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    runs = list((state or {}).get("runs", []))[-1:]  # keep the previous run to compare with
+    cfg = training.TrainConfig(
+        dataset=_dataset_arg(dataset_choice, upload), quantization=QUANT[quant], r=int(r), alpha=float(alpha),
+        dropout=float(dropout), target_modules=tuple(targets or ()), learning_rate=float(lr), steps=int(steps),
+        batch_size=int(batch), max_seq_len=int(max_len), masking=mask_mode, seed=int(seed),
+        max_seconds=MAX_SECONDS, out_dir=tempfile.mkdtemp(prefix="run-", dir=RUNS_DIR),
+    )
+    n = (state or {}).get("count", 0) + 1
+    current = {"label": run_label(cfg, n), "curve": []}
+    max_steps = max([cfg.steps] + [len(r["curve"]) for r in runs])
+    stop = _stop_flag(request)
+    run = training.TrainingRun(cfg)
+    yield _out(status="**Loading** the model and the data…", notes="")
+    gen = run.steps(stop)
+    shown = None
+    try:
+        for log in gen:
+            current["curve"].append((log.step, log.loss))
+            updates, shown = plot_updates(runs + [current], max_steps, shown)
+            for update in updates:
+                yield _out(plot=update, status=status_table(log))
+    finally:
+        gen.close()  # if the page went away: the run's own finally saves the adapter
+    last = run.logs[-1] if run.logs else None
+    done = f"**{run.stop_reason}**" + (f"  \n{status_table(last)}" if last else "")
+    yield _out(status=done + "\n\n*Evaluating: the base model and the adapted model answer the held-out prompts…*",
+               notes="  \n".join(run.notes))
+    before, after = evaluation.before_after(run, EVAL_PROMPTS)
+    sz = training.sizes(run)
+    current.update(
+        prompts=after.prompts, before=before.answers, after=after.answers, before_hits=before.hits,
+        after_hits=after.hits, score_before=before.score, score_after=after.score, behaviour=after.behaviour,
+        questions=after.questions, q_before=before.question_answers, q_after=after.question_answers,
+        correct_before=before.correct, correct_after=after.correct,
+        retained_before=f"{sum(before.correct)} / {len(before.correct)}",
+        retained_after=f"{sum(after.correct)} / {len(after.correct)}",
+        final_loss=last.loss if last else float("nan"), steps_done=len(run.logs),
+        train_s=sum(x.step_s for x in run.logs), tokens_per_s=last.tokens_per_s if last else 0.0,
+        adapter_mb=sz.adapter / 1e6, adapter_dir=str(run.adapter_dir),
+    )
+    runs.append(current)
+    previous = runs[-2] if len(runs) > 1 else None
+    yield _out(
+        state={"runs": runs, "count": n},
+        status=done,
+        summary=summary_table(runs),
+        answers=answers_frame(current, previous),
+        forgetting=forgetting_frame(current),
+        adapter_file=gr.update(value=_zip_adapter(run.adapter_dir), visible=True),
+        adapter_info=sizes_text(sz, cfg),
+    )
+
+
+@user_errors
+def export_run(quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len, mask_mode, seed):
+    """The current settings as a TRL SFTTrainer script (+ the training data), zipped."""
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    cfg = training.TrainConfig(
+        dataset=_dataset_arg(dataset_choice, upload), quantization=QUANT[quant], r=int(r), alpha=float(alpha),
+        dropout=float(dropout), target_modules=tuple(targets or ()), learning_rate=float(lr), steps=int(steps),
+        batch_size=int(batch), max_seq_len=int(max_len), masking=mask_mode, seed=int(seed),
+    )
+    dest = export.export_bundle(cfg, tempfile.mkdtemp(prefix="export-", dir=RUNS_DIR))
+    archive = shutil.make_archive(str(dest.parent / f"{dest.name}-trl-script"), "zip", root_dir=dest)
+    return export.trl_script(cfg), archive
+
+
+# --- layout ----------------------------------------------------------------------------------------
+
+def build_training_tab() -> dict:
+    d = training.TrainConfig()
+    state = gr.State({"runs": [], "count": 0})
+    with gr.Row():
+        with gr.Column(scale=2, min_width=360):
+            gr.Markdown("### Settings")
+            gr.Dropdown([models.BUNDLED_NAME + " (bundled)"], value=models.BUNDLED_NAME + " (bundled)",
+                        label="Base model", interactive=False)
+            with gr.Row():
+                dataset = gr.Dropdown(data.list_datasets() + [UPLOAD], value=d.dataset, label="Dataset", elem_id="train-dataset")
+                quant = gr.Radio(list(QUANT), value=next(iter(QUANT)), label="Base model storage")
+            upload = gr.File(label="…or upload your own (JSONL / JSON / CSV / Parquet, ≤ 5 MB)",
+                             file_types=[".jsonl", ".json", ".csv", ".parquet"], type="filepath", height=130,
+                             elem_id="train-upload")
+            upload_status = gr.Markdown(elem_id="train-upload-status")
+            with gr.Row():
+                r = gr.Slider(1, 128, value=d.r, step=1, label="LoRA rank r", elem_id="train-rank")
+                alpha = gr.Slider(1, 256, value=d.alpha, step=1, label="LoRA alpha α", info="B A is scaled by α / r")
+            with gr.Row():
+                dropout = gr.Slider(0, 0.5, value=d.dropout, step=0.05, label="LoRA dropout")
+                lr = gr.Number(value=d.learning_rate, label="Learning rate (peak)", minimum=1e-6, maximum=0.1, step=1e-4)
+            targets = gr.CheckboxGroup(list(training.ALL_LINEAR), value=list(d.target_modules),
+                                       label="Target modules (QLoRA: every linear layer)")
+            with gr.Row():
+                steps = gr.Slider(1, 300, value=d.steps, step=1, label="Steps", elem_id="train-steps")
+                batch = gr.Slider(1, 32, value=d.batch_size, step=1, label="Batch size", info="examples per step")
+            with gr.Row():
+                max_len = gr.Slider(32, 1024, value=d.max_seq_len, step=16, label="Max length", info="tokens per example")
+                seed = gr.Number(value=d.seed, label="Seed", precision=0, minimum=0)
+            mask_mode = gr.Radio(list(masking.MODES), value=d.masking, label="Loss masking",
+                                 info=" · ".join(f"{k}: {v}" for k, v in masking.MODE_HELP.items()))
+            with gr.Row():
+                train_btn = gr.Button("Train", variant="primary", elem_id="train-start")
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
+            gr.Markdown(
+                f"One run at a time on this server: if someone else is training, your run waits in the queue "
+                f"(its place shows on the plot). A run stops by itself after {_fmt_s(MAX_SECONDS)}.",
+                elem_classes="lab-note",
+            )
+        with gr.Column(scale=3, min_width=480):
+            # first value None: a LinePlot that starts from an empty frame never draws its colored lines
+            plot = gr.LinePlot(None, x="step", y="loss", color="run", title="Training loss, live",
+                               x_title="optimizer step", y_title="loss (nats per trained token)",
+                               color_title="run", height=360, elem_id="train-plot")
+            status = gr.Markdown("Press **Train** to start.", elem_id="train-status")
+            notes = gr.Markdown(elem_classes="lab-note", elem_id="train-notes")
+            with gr.Accordion("LoRA and QLoRA in one page", open=False):
+                gr.Markdown(EXPLAIN, elem_classes="lab-explain")
+            gr.Markdown(HOW, elem_classes="lab-explain")
+    gr.Markdown("### Before and after: held-out prompts (the `eval` split, never trained on)")
+    summary = gr.Markdown(elem_id="train-summary")
+    answers = gr.Dataframe(pd.DataFrame(columns=["held-out prompt", "base model (before)", "after — this run",
+                                                 "after — previous run"]), label="Answers (✓ = shows the behaviour)", wrap=True, interactive=False,
+                           elem_id="train-answers", max_height=520, column_widths=["19%", "27%", "27%", "27%"])
+    forgetting = gr.Dataframe(pd.DataFrame(columns=["general-knowledge question", "before", "after"]), label="Forgetting check (✓ = still correct)", wrap=True, interactive=False,
+                              elem_id="train-forgetting", column_widths=["24%", "38%", "38%"])
+    gr.Markdown("### The adapter")
+    with gr.Row():
+        adapter_file = gr.File(label="Download the adapter (zip)", interactive=False, elem_id="train-adapter",
+                               height=90, visible=False)
+        adapter_info = gr.Markdown("Train a run to get its adapter.")
+    with gr.Accordion("Export as a TRL SFTTrainer script (for more GPUs: accelerate launch)", open=False):
+        export_btn = gr.Button("Export these settings")
+        with gr.Row():
+            script = gr.Code(language="python", label="train_qlora.py", lines=16)
+            bundle = gr.File(label="Script + training data (zip)", interactive=False, height=90)
+
+    settings = [quant, dataset, upload, r, alpha, dropout, targets, lr, steps, batch, max_len, mask_mode, seed]
+    outputs = [state, plot, status, notes, summary, answers, forgetting, adapter_file, adapter_info]
+    upload.upload(check_upload, upload, [upload_status, dataset], api_visibility="private")
+    upload.clear(lambda: ("", "pirate"), None, [upload_status, dataset], api_visibility="private")
+    event = train_btn.click(arm, None, None, concurrency_limit=None, api_visibility="private").then(
+        train_run, [state, *settings], outputs, concurrency_limit=1, concurrency_id="qlora-train",
+        api_name="train",
+    )
+    stop_btn.click(request_stop, None, status, concurrency_limit=None, api_visibility="private")
+    export_btn.click(export_run, settings, [script, bundle], api_name="export_script")
+    return {"train": train_btn, "stop": stop_btn, "plot": plot, "status": status, "event": event}

@@ -1,0 +1,121 @@
+"""The QLoRA training tab: wiring, upload checks, and a real run in Chromium (Train, curve, Stop)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import screenshot
+
+from lab.ui import training as ui
+
+
+def _bad_files(tmp_path):
+    wrong = tmp_path / "wrong_columns.csv"
+    wrong.write_text("question,answer\nWhat is 2+2?,4\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    big = tmp_path / "big.jsonl"
+    row = json.dumps({"prompt": "x" * 900, "completion": "y" * 90}) + "\n"
+    big.write_text(row * (6_000_000 // len(row) + 1))
+    latin = tmp_path / "latin1.jsonl"
+    latin.write_bytes('{"prompt": "Un café ?", "completion": "Oui."}\n'.encode("latin-1"))
+    return {
+        wrong: "match no SFT format",
+        empty: "is empty",
+        big: "the limit is 5 MB",
+        latin: "is not UTF-8",
+    }
+
+
+def test_check_upload_names_each_problem_and_falls_back_to_pirate(tmp_path):
+    for path, words in _bad_files(tmp_path).items():
+        message, dataset = ui.check_upload(str(path))
+        assert message.startswith(f"⚠️ **{path.name} cannot be used:**") and words in message, message
+        assert dataset["value"] == "pirate"
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps({"instruction": f"Say {i}", "output": f"{i}!"}) + "\n" for i in range(40)))
+    message, dataset = ui.check_upload(str(good))
+    assert "40 rows — 36 to train on, 4 held out" in message and dataset["value"] == ui.UPLOAD
+
+
+def test_train_event_runs_one_at_a_time_and_stop_is_never_queued_behind_it():
+    import app
+
+    demo = app.build_app()
+    fns = {f.name: f for f in (demo.fns.values() if isinstance(demo.fns, dict) else demo.fns)}
+    assert fns["train_run"].api_name == "train"
+    assert fns["train_run"].concurrency_limit == 1 and fns["train_run"].concurrency_id == "qlora-train"
+    assert fns["request_stop"].concurrency_limit is None  # Stop runs at once, even while a run holds the slot
+    assert fns["arm"].concurrency_limit is None
+    tabs = [c["props"].get("label") for c in demo.config["components"] if c.get("type") == "tabitem"]
+    assert tabs[-1] == "QLoRA training"
+
+
+def test_summary_and_answers_tables_compare_with_the_previous_run():
+    def run(label, after, hits):
+        return dict(label=label, prompts=["p1", "p2"], before=["b1", "b2"], after=after, before_hits=[False, False],
+                    after_hits=hits, score_before=0.0, score_after=sum(hits) / 2, behaviour="answers in pirate speak",
+                    retained_before="6 / 6", retained_after="5 / 6", final_loss=1.234, steps_done=20, train_s=40.0,
+                    tokens_per_s=410.0, adapter_mb=19.6)
+    prev, cur = run("run 1", ["x1", "x2"], [True, False]), run("run 2", ["y1", "y2"], [True, True])
+    frame = ui.answers_frame(cur, prev)
+    assert list(frame.columns) == ["held-out prompt", "base model (before)", "after — run 2", "after — run 1"]
+    assert frame.iloc[1].tolist() == ["p2", "b2 ✗", "y2 ✓", "x2 ✗"]
+    other = {**prev, "prompts": ["q1", "q2"]}
+    assert ui.answers_frame(cur, other).iloc[0].tolist()[-1] == ""  # different prompts: nothing to line up
+    table = ui.summary_table([prev, cur])
+    assert "| base model (no adapter) | 0 % | 6 / 6 |" in table
+    assert table.index("run 2") < table.index("run 1")  # newest first
+
+
+@pytest.mark.browser
+def test_train_shows_a_growing_curve_and_stop_keeps_the_adapter(page):
+    page.get_by_role("tab", name="QLoRA training").click()
+    steps = page.locator("#train-steps input[type=number]")
+    steps.fill("40")
+    steps.press("Enter")
+    page.locator("#train-start").click()
+    status = page.locator("#train-status")
+    status.get_by_text("1 / 40").wait_for(timeout=120_000)
+    status.get_by_text("3 / 40").wait_for(timeout=120_000)  # the curve grows step by step
+    page.locator("#train-stop").click()
+    status.get_by_text("Stopped by the user after").wait_for(timeout=120_000)
+    summary = page.locator("#train-summary")
+    summary.get_by_text("base model (no adapter)").wait_for(timeout=180_000)
+    assert page.locator("#train-adapter").get_by_text(".zip").first.is_visible()
+    assert "Paged optimizers do not apply" in page.locator("#train-notes").inner_text()
+    answers = page.locator("#train-answers")
+    assert "Why do we see lightning before we hear thunder?" in answers.inner_text()
+
+    # a second run (rank 4, 3 steps) is drawn beside the first and compared with it
+    rank = page.locator("#train-rank input[type=number]")
+    rank.fill("4")
+    rank.press("Enter")
+    steps.fill("3")
+    steps.press("Enter")
+    page.locator("#train-start").click()
+    status.get_by_text("Finished 3 steps.").wait_for(timeout=180_000)
+    summary.get_by_text("run 2: pirate, NF4, r=4").wait_for(timeout=180_000)
+    assert "run 1: pirate, NF4, r=16" in summary.inner_text()
+    header = answers.locator("thead").inner_text()
+    assert "after — run 2" in header and "after — run 1" in header
+    legend = page.locator("#train-plot").inner_text()
+    assert "run 1" in legend and "run 2" in legend  # both curves on the plot
+    screenshot(page, "training")
+
+
+@pytest.mark.browser
+def test_bad_uploads_show_a_message_and_the_tab_stays_usable(page, tmp_path):
+    page.get_by_role("tab", name="QLoRA training").click()
+    box = page.locator("#train-upload-status")
+    for path, words in _bad_files(tmp_path).items():
+        page.locator("#train-upload input[type=file]").set_input_files(str(path))
+        box.get_by_text(f"{path.name} cannot be used").wait_for(timeout=60_000)
+        assert words in box.inner_text()
+        page.locator("#train-upload button[aria-label='Clear']").first.click()
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps({"prompt": f"Say {i}", "completion": f"{i}!"}) + "\n" for i in range(30)))
+    page.locator("#train-upload input[type=file]").set_input_files(str(good))
+    box.get_by_text("27 to train on").wait_for(timeout=60_000)
+    screenshot(page, "training_upload")
