@@ -37,10 +37,10 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
-        args = typing.get_args(hint)
+        args = typing.get_args(hint) if typing.get_origin(hint) is not tuple else ()
         optional = type(None) in args
-        base = next((a for a in args if a is not type(None)), hint) if args else hint
-        if typing.get_origin(base) is tuple or base is tuple:
+        base = next((a for a in args if a is not type(None)), hint) if optional else hint
+        if typing.get_origin(base) is tuple:
             parse = lambda s: tuple(x.strip() for x in s.split(",") if x.strip())  # noqa: E731
             shown = ",".join(f.default)
         else:

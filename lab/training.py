@@ -97,6 +97,8 @@ class TrainConfig:
         _check_float("dropout", self.dropout, 0.0, 0.5)
         _check_float("learning rate", self.learning_rate, 1e-7, 0.1)
         _check_float("wall-clock cap (seconds)", self.max_seconds, 1.0, 24 * 3600)
+        self.alpha, self.dropout = float(self.alpha), float(self.dropout)
+        self.learning_rate, self.max_seconds = float(self.learning_rate), float(self.max_seconds)
         if not self.target_modules:
             raise ValueError("Choose at least one target module for LoRA (for example q_proj, v_proj).")
         for t in self.target_modules:
@@ -163,14 +165,12 @@ def load_splits(dataset: str, holdout: int = 16):
 
     if dataset in data.BUNDLED:
         return data.load_sft_dataset(dataset, "train"), data.load_sft_dataset(dataset, "eval")
-    ds = data.load_sft_dataset(dataset, max_bytes=MAX_UPLOAD_BYTES)
+    ds = data.load_sft_dataset(dataset, max_bytes=data.MAX_UPLOAD_BYTES)
     k = min(holdout, len(ds) // 10)
     if k == 0:
         return ds, ds.select([])
     return ds.select(range(len(ds) - k)), ds.select(range(len(ds) - k, len(ds)))
 
-
-MAX_UPLOAD_BYTES = 5_000_000
 
 
 def label_examples(tokenizer, chats, mode: str, max_seq_len: int) -> tuple[list[masking.LabeledExample], int]:
@@ -484,6 +484,23 @@ def load_adapter(adapter_dir: str | os.PathLike, model: str | None = None, quant
 
     base = models.load_model(model, quantization=quantization)
     return PeftModel.from_pretrained(base, str(adapter_dir)).eval()
+
+
+@dataclass
+class Sizes:
+    """Bytes of the adapter beside the base model's (on disk in its stored precision, and in memory)."""
+
+    adapter: int  # adapter_model.safetensors
+    base_disk: int | None  # the base model's safetensors files (None if it is not a local directory)
+    base_memory: int  # the frozen base as loaded for training (4-bit weights + 16/32-bit rest)
+
+
+def sizes(run: TrainingRun) -> Sizes:
+    adapter = (run.adapter_dir / "adapter_model.safetensors").stat().st_size
+    path = Path(models.resolve(run.config.model))
+    disk = sum(p.stat().st_size for p in path.glob("*.safetensors")) if path.is_dir() else None
+    base = sum(p.numel() * p.element_size() for n, p in run.model.named_parameters() if "lora_" not in n)
+    return Sizes(adapter, disk or None, base)
 
 
 def dir_size(path: str | os.PathLike) -> int:

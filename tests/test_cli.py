@@ -1,0 +1,57 @@
+"""python -m lab: options generated from TrainConfig, one JSON object per step, a peft adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab import training
+from lab.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env():
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+
+
+def test_help_lists_every_config_field_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for f in training.TrainConfig.__dataclass_fields__.values():
+        assert f"--{f.name.replace('_', '-')}" in text
+    assert "--out" in text and "(default: 0.001)" in text and "q_proj,k_proj,v_proj" in text
+
+
+def test_bad_value_is_a_sentence_and_exit_code_2(capsys):
+    assert main(["train", "--r", "0"]) == 2
+    assert "error: r must be a whole number from 1 to 256, not 0." in capsys.readouterr().err
+
+
+def test_train_prints_one_json_object_per_step_and_writes_a_peft_adapter(tmp_path):
+    from peft import PeftModel
+
+    from lab import models
+
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lab", "train", "--dataset", "json", "--steps", "2", "--batch-size", "2",
+         "--max-seq-len", "96", "--target-modules", "q_proj,v_proj", "--out", str(out)],
+        capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    logs = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [log["step"] for log in logs] == [1, 2]
+    assert all(log["loss"] > 0 and log["tokens_per_s"] > 0 and log["steps"] == 2 for log in logs)
+    assert "Finished 2 steps." in proc.stderr and str(out) in proc.stderr
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert sorted(config["target_modules"]) == ["q_proj", "v_proj"]
+    model = PeftModel.from_pretrained(models.load_model(quantization="nf4"), str(out))
+    lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
+    assert len(lora_b) == 2 * 30 and any(p.abs().max() > 0 for p in lora_b)  # trained: B left zero
