@@ -151,10 +151,12 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW
     """Greedy answers to single-turn prompts, all in one left-padded batch."""
     if not prompts:
         return []
+    from lab.training import standard_attention
+
     was_training = model.training
     model.eval()
     try:
-        with dequantized_base(model), torch.inference_mode():
+        with dequantized_base(model), standard_attention(model), torch.inference_mode():
             return chat.answer_batch(model, tokenizer, prompts, chat.Decoding(max_new_tokens=max_new_tokens), batch_size=32)
     finally:
         model.train(was_training)

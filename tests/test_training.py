@@ -138,6 +138,33 @@ def test_stop_event_ends_the_run_and_keeps_the_adapter(tokenizer, tmp_path):
     assert saved["steps"] == 50 and saved["target_modules"] == list(training.ALL_LINEAR)
 
 
+def test_a_run_stopped_while_queued_loads_nothing(tmp_path):
+    stop = threading.Event()
+    stop.set()
+    run = training.TrainingRun(training.TrainConfig(out_dir=str(tmp_path)))
+    assert list(run.steps(stop)) == []
+    assert run.stop_reason == "Stopped before training began." and run.model is None
+    assert not any(tmp_path.iterdir())
+
+
+def test_generation_mid_run_uses_padded_attention_and_training_resumes(tokenizer, tmp_path):  # real 4-bit model
+    """Left-padded batched generation between steps needs the ordinary attention mask back."""
+    from lab import evaluation
+
+    run = training.TrainingRun(training.TrainConfig(**{**SMALL, "steps": 3, "batch_size": 2, "max_seq_len": 96},
+                                                    out_dir=str(tmp_path)))
+    gen = run.steps()
+    next(gen)
+    causal = run.model.get_base_model()
+    assert causal.config._attn_implementation == training.PACKED_ATTENTION
+    prompts = ["Hi", "Tell me a long story about ships and the sea, please."]
+    together = evaluation.generate(run.model, tokenizer, prompts, max_new_tokens=8)
+    alone = [evaluation.generate(run.model, tokenizer, [p], max_new_tokens=8)[0] for p in prompts]
+    assert together == alone  # padding did not leak into the short prompt's answer
+    assert causal.config._attn_implementation == training.PACKED_ATTENTION and run.model.training
+    assert [log.step for log in gen] == [2, 3]
+
+
 def test_consumer_leaving_early_still_saves_the_adapter(tokenizer, tmp_path):
     gen = training.train(training.TrainConfig(**{**SMALL, "steps": 50}, out_dir=str(tmp_path)),
                          base_model=fresh_tiny(tokenizer), tokenizer=tokenizer)

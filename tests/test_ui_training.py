@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import screenshot
@@ -103,6 +104,32 @@ def test_train_shows_a_growing_curve_and_stop_keeps_the_adapter(page):
     legend = page.locator("#train-plot").inner_text()
     assert "run 1" in legend and "run 2" in legend  # both curves on the plot
     screenshot(page, "training")
+
+
+@pytest.mark.browser
+def test_a_second_user_waits_in_the_queue_and_keeps_their_own_results(browser, app_url):
+    pages = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = context.new_page()
+        pg.set_default_timeout(120_000)
+        pg.goto(app_url)
+        pg.get_by_role("tab", name="QLoRA training").click()
+        pages.append(pg)
+    first, second = pages
+    first.locator("#train-start").click()
+    first.locator("#train-status").get_by_text("1 / 30").wait_for()
+    second.locator("#train-start").click()
+    # Gradio's status tracker on the second user's outputs shows their place in the queue
+    second.locator("#train-status").get_by_text(re.compile(r"queue: \d+/\d+")).wait_for(timeout=30_000)
+    second.locator("#train-stop").click()  # leave the queue: their run ends before it starts
+    first.locator("#train-stop").click()
+    first.locator("#train-summary").get_by_text("run 1: pirate").wait_for(timeout=180_000)
+    second.locator("#train-status").get_by_text("Stopped before training began.").wait_for(timeout=180_000)
+    assert "run 1" not in second.locator("#train-summary").inner_text()  # the first user's results stay theirs
+    screenshot(second, "training_queue")
+    for pg in pages:
+        pg.context.close()
 
 
 @pytest.mark.browser

@@ -258,8 +258,12 @@ def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, 
                 yield _out(plot=update, status=status_table(log))
     finally:
         gen.close()  # if the page went away: the run's own finally saves the adapter
-    last = run.logs[-1] if run.logs else None
-    done = f"**{run.stop_reason}**" + (f"  \n{status_table(last)}" if last else "")
+    if not run.logs:
+        yield _out(status=f"**{run.stop_reason}** No step was trained, so there is nothing to compare.",
+                   notes="  \n".join(run.notes))
+        return
+    last = run.logs[-1]
+    done = f"**{run.stop_reason}**  \n{status_table(last)}"
     yield _out(status=done + "\n\n*Evaluating: the base model and the adapted model answer the held-out prompts…*",
                notes="  \n".join(run.notes))
     before, after = evaluation.before_after(run, EVAL_PROMPTS)
@@ -271,8 +275,8 @@ def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, 
         correct_before=before.correct, correct_after=after.correct,
         retained_before=f"{sum(before.correct)} / {len(before.correct)}",
         retained_after=f"{sum(after.correct)} / {len(after.correct)}",
-        final_loss=last.loss if last else float("nan"), steps_done=len(run.logs),
-        train_s=sum(x.step_s for x in run.logs), tokens_per_s=last.tokens_per_s if last else 0.0,
+        final_loss=last.loss, steps_done=len(run.logs),
+        train_s=sum(x.step_s for x in run.logs), tokens_per_s=last.tokens_per_s,
         adapter_mb=sz.adapter / 1e6, adapter_dir=str(run.adapter_dir),
     )
     runs.append(current)
