@@ -74,19 +74,13 @@ def eval_loss(model, examples) -> float:
 
     causal = model.get_base_model()
     model.train()  # bitsandbytes' training-path matmul (eval mode would repack the 4-bit weights)
-    old = causal.config._attn_implementation
-    training._register_packed_attention()
-    causal.set_attn_implementation(training.PACKED_ATTENTION)
     total = count = 0.0
-    try:
-        with torch.no_grad():
-            for i in range(0, len(examples), 8):
-                batch = training.pack(examples[i : i + 8])
-                n = batch.targets.numel()
-                total += training.gathered_loss(causal, batch).item() * n
-                count += n
-    finally:
-        causal.set_attn_implementation(old)
+    with training.packed_attention_mode(causal), torch.no_grad():
+        for i in range(0, len(examples), 8):
+            batch = training.pack(examples[i : i + 8])
+            n = batch.targets.numel()
+            total += training.gathered_loss(causal, batch).item() * n
+            count += n
     return total / count
 
 

@@ -13,6 +13,7 @@ Modules (imported on first use, so ``import lab`` stays light)::
     lab.nf4       NF4 / FP4 / INT4 code books, block-wise quantization, double quantization
     lab.nf4_measure  4-bit errors, block zoom, memory (measured and computed), loss full vs NF4
     lab.training  TrainConfig and the train() generator (QLoRA)
+    lab.packing   padding-free batches, per-example attention, logits only where trained
     lab.evaluation  behaviour score and forgetting check, before / after training
     lab.export    a run as a standalone TRL SFTTrainer script
     lab.plots     every figure, as matplotlib Figures
@@ -23,7 +24,7 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["models", "data", "chat", "masking", "lora", "lora_memory", "lora_targets", "architectures", "nf4",
-           "nf4_measure", "training", "evaluation", "export", "plots"]
+           "nf4_measure", "training", "packing", "evaluation", "export", "plots"]
 
 
 def __getattr__(name: str):

@@ -10,7 +10,8 @@ UI, the CLI (``python -m lab train``) and the tests all read the same stream. Th
 in peft's format (``adapter_config.json`` + ``adapter_model.safetensors``) when the run ends,
 whether it finished, was stopped, hit the wall-clock cap, or its consumer went away.
 
-What makes it fast on a small CPU (each is exact, none changes what is computed):
+What makes it fast on a small CPU (each is exact, none changes what is computed; the first two
+live in :mod:`lab.packing`):
 
 * **no padding** — a batch is the ``batch_size`` examples laid end to end in one row; position ids
   restart at every example and attention runs example by example (:func:`packed_attention`), so
@@ -29,9 +30,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import os
-import random
 import tempfile
 import threading
 import time
@@ -39,14 +40,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from lab import masking, models
+from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
+    PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention, packed_attention_mode,
+    standard_attention,
+)
+
+# bitsandbytes looks on the Hub for an optional CPU kernel ("kernels-community") when it is imported and
+# warns when it cannot: that kernel only serves its inference path on packed weights, which this lab
+# never uses (training dequantizes and multiplies; evaluation dequantizes once, see lab.evaluation).
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 QUANTIZATIONS = ("nf4", "fp4", None)
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-PACKED_ATTENTION = "lab_packed"
 
 
 def _help(text: str, **kw):
@@ -195,125 +203,7 @@ def label_examples(tokenizer, chats, mode: str, max_seq_len: int) -> tuple[list[
     return out, dropped
 
 
-@dataclass
-class PackedBatch:
-    """``batch_size`` examples end to end in one row (no padding).
-
-    input_ids, position_ids: (1, T); positions restart at 0 for each example. ``cu_seqlens`` are the
-    example boundaries [0, L1, L1+L2, ..., T]. ``targets`` (n,) are the tokens predicted at the
-    ``n`` trained positions ``source`` (the position i - 1 of every label i that is not -100).
-    """
-
-    input_ids: torch.Tensor
-    position_ids: torch.Tensor
-    cu_seqlens: torch.Tensor
-    source: torch.Tensor
-    targets: torch.Tensor
-
-    @property
-    def tokens(self) -> int:
-        return int(self.input_ids.shape[1])
-
-
-def pack(examples: list[masking.LabeledExample], device=None) -> PackedBatch:
-    ids, pos, cu, src, tgt = [], [], [0], [], []
-    for ex in examples:
-        off = len(ids)
-        ids += ex.input_ids
-        pos += range(ex.n_tokens)
-        cu.append(len(ids))
-        for i in range(1, ex.n_tokens):  # label i is predicted from position i - 1 of the same example
-            if ex.labels[i] != masking.IGNORE_INDEX:
-                src.append(off + i - 1)
-                tgt.append(ex.labels[i])
-    t = lambda x: torch.tensor(x, dtype=torch.long, device=device)  # noqa: E731
-    return PackedBatch(t([ids]), t([pos]), t(cu), t(src), t(tgt))
-
-
-def batches(n: int, batch_size: int, seed: int):
-    """Endless example indices, ``batch_size`` at a time: a fresh seeded shuffle every epoch."""
-    rng = random.Random(seed)
-    order: list[int] = []
-    while True:
-        while len(order) < batch_size:
-            epoch = list(range(n))
-            rng.shuffle(epoch)
-            order += epoch
-        yield order[:batch_size]
-        order = order[batch_size:]
-
-
 # --- the model ------------------------------------------------------------------------------------
-
-
-def packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Causal attention inside each packed example only.
-
-    query: (1, H, T, D), key / value: (1, H_kv, T, D); each key/value head serves g = H / H_kv query
-    heads (grouped-query attention). For the example at [s, e), with L = e - s::
-
-        scores = q[s:e] k[s:e]^T * scaling            (H, L, L)
-        out[s:e] = softmax(scores + causal mask) v[s:e]   (softmax in fp32)
-
-    — the block-diagonal attention of the packed row, at the cost of the examples alone (a dense
-    T x T mask would cost (T / L)^2 more). Plain matmuls here: for ~100-token examples they are ~2.5x
-    faster, forward + backward, than PyTorch's fused CPU attention kernel. Returns (1, T, H, D) like
-    transformers' attention functions.
-    """
-    cu = kwargs.get("lab_cu_seqlens")
-    if cu is None:
-        from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
-    _, h, _, d = query.shape
-    h_kv = key.shape[1]
-    scale = scaling if scaling is not None else d**-0.5
-    outs = []
-    bounds = cu.tolist()
-    for s, e in zip(bounds[:-1], bounds[1:]):
-        n = e - s
-        q = query[:, :, s:e].reshape(1, h_kv, h // h_kv, n, d)  # (1, H_kv, g, L, D)
-        k = key[:, :, s:e].unsqueeze(2)  # (1, H_kv, 1, L, D)
-        v = value[:, :, s:e].unsqueeze(2)
-        scores = (q @ k.transpose(-1, -2)) * scale  # (1, H_kv, g, L, L)
-        scores = scores.masked_fill(_causal_mask(n, query.device), float("-inf"))
-        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-        outs.append((probs @ v).reshape(1, h, n, d))
-    return torch.cat(outs, dim=2).transpose(1, 2).contiguous(), None
-
-
-def _causal_mask(n: int, device) -> torch.Tensor:
-    """True above the diagonal: position i may not look at j > i."""
-    return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
-
-
-_registered = False
-
-
-def _register_packed_attention() -> None:
-    global _registered
-    if _registered:
-        return
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface
-
-    AttentionInterface.register(PACKED_ATTENTION, packed_attention)
-    AttentionMaskInterface.register(PACKED_ATTENTION, lambda *args, **kwargs: None)  # attention builds its own blocks
-    _registered = True
-
-
-@contextlib.contextmanager
-def standard_attention(model):
-    """Ordinary (padded, masked) attention for the duration, e.g. to generate in the middle of a run."""
-    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
-    old = causal.config._attn_implementation
-    if old == PACKED_ATTENTION:
-        causal.set_attn_implementation("sdpa")
-    try:
-        yield model
-    finally:
-        if old == PACKED_ATTENTION:
-            causal.set_attn_implementation(old)
 
 
 def wrap_lora(model, config: TrainConfig):
@@ -332,19 +222,6 @@ def wrap_lora(model, config: TrainConfig):
     )
     torch.manual_seed(config.seed)
     return get_peft_model(model, lora)
-
-
-def gathered_loss(causal_lm, batch: PackedBatch) -> torch.Tensor:
-    """Mean next-token cross-entropy over the trained positions, computing logits there only.
-
-    h = decoder(input_ids) : (1, T, d);  logits = h[0, source] W_head^T : (n, V);
-    loss = (1 / n) * sum_j -log softmax(logits_j)[targets_j]  — what ``model(labels=...).loss`` gives.
-    """
-    hidden = causal_lm.get_decoder()(
-        input_ids=batch.input_ids, position_ids=batch.position_ids, lab_cu_seqlens=batch.cu_seqlens, use_cache=False
-    ).last_hidden_state  # (1, T, d)
-    logits = causal_lm.get_output_embeddings()(hidden[0, batch.source])  # (n, V)
-    return F.cross_entropy(logits.float(), batch.targets)
 
 
 def available_cores() -> int:
@@ -419,7 +296,6 @@ class TrainingRun:
         dtype = models.compute_dtype() if self._base is None else base.dtype
         if cfg.quantization is None and base.dtype != dtype:
             base.to(dtype)  # a 16-bit base on machines that compute in 16 bits: the difference to NF4 is the storage
-        _register_packed_attention()
         self.model = wrap_lora(base, cfg)
         self.model.train()
         self.compute_dtype, self.device = dtype, next(base.parameters()).device
@@ -453,65 +329,61 @@ class TrainingRun:
 
     def steps(self, stop: threading.Event | None = None):
         """Yield one :class:`StepLog` per optimizer step; save the adapter however the loop ends."""
-        cfg = self.config
         if stop is not None and stop.is_set():
             self.stop_reason = "Stopped before training began."
             return
         try:
             self.setup()
-            params = [p for p in self.model.parameters() if p.requires_grad]
-            optimizer, note = make_optimizer(params, cfg)
-            self.notes.append(note)
-            causal_lm = self.model.get_base_model()
-            device = params[0].device
-            order = batches(len(self.examples), cfg.batch_size, cfg.seed)
-            old_attn = causal_lm.config._attn_implementation
-            causal_lm.set_attn_implementation(PACKED_ATTENTION)
-            train_s, seen = 0.0, 0
-            try:
-                for step in range(1, cfg.steps + 1):
-                    if stop is not None and stop.is_set():
-                        self.stop_reason = f"Stopped by the user after {step - 1} of {cfg.steps} steps."
-                        break
-                    if time.perf_counter() - self.started >= cfg.max_seconds:
-                        self.stop_reason = (
-                            f"Stopped at the wall-clock cap of {cfg.max_seconds:.0f} s after {step - 1} of {cfg.steps} steps."
-                        )
-                        break
-                    t0 = time.perf_counter()
-                    batch = pack([self.examples[i] for i in next(order)], device)
-                    lr = lr_at(step, cfg)
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
-                    with self.autocast():
-                        loss = gathered_loss(causal_lm, batch)
-                    loss.backward()
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    value = loss.item()
-                    dt = time.perf_counter() - t0
-                    if not math.isfinite(value):
-                        raise RuntimeError(f"The loss became {value} at step {step}: lower the learning rate.")
-                    train_s += dt
-                    seen += batch.tokens
-                    log = StepLog(
-                        step=step, steps=cfg.steps, loss=value, lr=lr, tokens=batch.tokens,
-                        trained_tokens=int(batch.targets.numel()), tokens_seen=seen, tokens_per_s=seen / train_s,
-                        step_s=dt, elapsed_s=time.perf_counter() - self.started,
-                        eta_s=(cfg.steps - step) * train_s / step, memory_mb=memory_mb(),
-                    )
-                    self.logs.append(log)
-                    yield log
-                else:
-                    self.stop_reason = f"Finished {cfg.steps} steps."
-            finally:
-                causal_lm.set_attn_implementation(old_attn)
-                self.model.eval()
+            with packed_attention_mode(self.model):
+                yield from self._loop(stop)
         finally:
-            if self.model is not None and self.adapter_dir is None:
-                if not self.stop_reason:
-                    self.stop_reason = f"Interrupted after {len(self.logs)} of {cfg.steps} steps."
-                self.save()
+            if self.model is not None:
+                self.model.eval()
+                if self.adapter_dir is None:
+                    if not self.stop_reason:
+                        self.stop_reason = f"Interrupted after {len(self.logs)} of {self.config.steps} steps."
+                    self.save()
+
+    def _loop(self, stop):
+        cfg = self.config
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer, note = make_optimizer(params, cfg)
+        self.notes.append(note)
+        causal_lm = self.model.get_base_model()
+        order = batches(len(self.examples), cfg.batch_size, cfg.seed)
+        train_s, seen = 0.0, 0
+        for step in range(1, cfg.steps + 1):
+            if stop is not None and stop.is_set():
+                self.stop_reason = f"Stopped by the user after {step - 1} of {cfg.steps} steps."
+                return
+            if time.perf_counter() - self.started >= cfg.max_seconds:
+                self.stop_reason = f"Stopped at the wall-clock cap of {cfg.max_seconds:.0f} s after {step - 1} of {cfg.steps} steps."
+                return
+            t0 = time.perf_counter()
+            batch = pack([self.examples[i] for i in next(order)], params[0].device)
+            lr = lr_at(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with self.autocast():
+                loss = gathered_loss(causal_lm, batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            value = loss.item()
+            dt = time.perf_counter() - t0
+            if not math.isfinite(value):
+                raise RuntimeError(f"The loss became {value} at step {step}: lower the learning rate.")
+            train_s += dt
+            seen += batch.tokens
+            log = StepLog(
+                step=step, steps=cfg.steps, loss=value, lr=lr, tokens=batch.tokens,
+                trained_tokens=int(batch.targets.numel()), tokens_seen=seen, tokens_per_s=seen / train_s,
+                step_s=dt, elapsed_s=time.perf_counter() - self.started,
+                eta_s=(cfg.steps - step) * train_s / step, memory_mb=memory_mb(),
+            )
+            self.logs.append(log)
+            yield log
+        self.stop_reason = f"Finished {cfg.steps} steps."
 
 
 def train(config: TrainConfig, stop: threading.Event | None = None, base_model=None, tokenizer=None):

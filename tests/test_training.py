@@ -9,7 +9,7 @@ import threading
 import pytest
 import torch
 
-from lab import masking, models, training
+from lab import models, packing, training
 
 SMALL = dict(dataset="pirate", batch_size=4, max_seq_len=128, learning_rate=1e-3, warmup_steps=0)
 
@@ -70,35 +70,6 @@ def test_lr_schedule_matches_transformers_cosine_with_min_lr():
         assert training.lr_at(step, cfg) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-15)
         opt.step()
         sched.step()
-
-
-# --- the fast loss is the ordinary loss -----------------------------------------------------------
-
-
-def test_packed_gathered_loss_equals_transformers_loss_per_example(tokenizer):
-    """Packing + per-example attention + LM head on trained positions only gives the same number as
-    running each example alone through ``model(labels=...)`` and averaging over trained tokens."""
-    from lab import data
-
-    model = fresh_tiny(tokenizer)
-    chats = data.load_sft_dataset("pirate")["messages"][:5]
-    examples = [masking.build_labels(tokenizer, c, "completion") for c in chats]
-    training._register_packed_attention()
-    batch = training.pack(examples)
-    assert batch.tokens == sum(e.n_tokens for e in examples)  # no padding
-    old = model.config._attn_implementation
-    model.set_attn_implementation(training.PACKED_ATTENTION)
-    with torch.no_grad():
-        fast = training.gathered_loss(model, batch).item()
-    model.set_attn_implementation(old)
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for ex in examples:
-            out = model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels]))
-            total += out.loss.item() * ex.n_trained
-            count += ex.n_trained
-    assert batch.targets.numel() == count
-    assert fast == pytest.approx(total / count, rel=1e-5)
 
 
 # --- training runs ----------------------------------------------------------------------------------
@@ -199,13 +170,8 @@ def test_real_4bit_run_learns_and_its_saved_adapter_loads_in_peft(tokenizer, tmp
         # train mode: in eval mode bitsandbytes would repack the 4-bit weights in place for its CPU
         # inference kernel (block scales rounded to bf16), changing the base
         model.train()
-        old = model.config._attn_implementation
-        model.set_attn_implementation(training.PACKED_ATTENTION)
-        try:
-            with torch.no_grad():
-                return training.gathered_loss(model, probe).item()
-        finally:
-            model.set_attn_implementation(old)
+        with packing.packed_attention_mode(model), torch.no_grad():
+            return training.gathered_loss(model, probe).item()
 
     with run.model.disable_adapter():
         base_loss = probe_loss(causal)

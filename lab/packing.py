@@ -1,0 +1,168 @@
+"""Padding-free batches: examples laid end to end, attention kept inside each, logits only where trained.
+
+A batch of examples with lengths L_1..L_B becomes one row of T = sum L_i tokens (no padding), with
+position ids restarting at 0 for each example. Two things keep the row equivalent to B separate
+sequences (a test checks it against ``transformers``' own loss, example by example):
+
+* attention is causal **within** each example (:func:`packed_attention`: a block-diagonal mask,
+  computed example by example so its cost is sum L_i^2, not T^2);
+* the loss at position i predicts token i + 1 of the **same** example only (:func:`pack` lists those
+  pairs), and the LM head runs on exactly those positions (:func:`gathered_loss`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from lab import masking
+
+PACKED_ATTENTION = "lab_packed"
+
+
+@dataclass
+class PackedBatch:
+    """``batch_size`` examples end to end in one row (no padding).
+
+    input_ids, position_ids: (1, T); positions restart at 0 for each example. ``cu_seqlens`` are the
+    example boundaries [0, L1, L1+L2, ..., T]. ``targets`` (n,) are the tokens predicted at the
+    ``n`` trained positions ``source`` (the position i - 1 of every label i that is not -100).
+    """
+
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    cu_seqlens: torch.Tensor
+    source: torch.Tensor
+    targets: torch.Tensor
+
+    @property
+    def tokens(self) -> int:
+        return int(self.input_ids.shape[1])
+
+
+def pack(examples: list[masking.LabeledExample], device=None) -> PackedBatch:
+    ids, pos, cu, src, tgt = [], [], [0], [], []
+    for ex in examples:
+        off = len(ids)
+        ids += ex.input_ids
+        pos += range(ex.n_tokens)
+        cu.append(len(ids))
+        for i in range(1, ex.n_tokens):  # label i is predicted from position i - 1 of the same example
+            if ex.labels[i] != masking.IGNORE_INDEX:
+                src.append(off + i - 1)
+                tgt.append(ex.labels[i])
+    t = lambda x: torch.tensor(x, dtype=torch.long, device=device)  # noqa: E731
+    return PackedBatch(t([ids]), t([pos]), t(cu), t(src), t(tgt))
+
+
+def batches(n: int, batch_size: int, seed: int):
+    """Endless example indices, ``batch_size`` at a time: a fresh seeded shuffle every epoch."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    while True:
+        while len(order) < batch_size:
+            epoch = list(range(n))
+            rng.shuffle(epoch)
+            order += epoch
+        yield order[:batch_size]
+        order = order[batch_size:]
+
+
+def packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Causal attention inside each packed example only.
+
+    query: (1, H, T, D), key / value: (1, H_kv, T, D); each key/value head serves g = H / H_kv query
+    heads (grouped-query attention). For the example at [s, e), with L = e - s::
+
+        scores = q[s:e] k[s:e]^T * scaling            (H, L, L)
+        out[s:e] = softmax(scores + causal mask) v[s:e]   (softmax in fp32)
+
+    — the block-diagonal attention of the packed row, at the cost of the examples alone (a dense
+    T x T mask would cost (T / L)^2 more). Plain matmuls here: for ~100-token examples they are ~2.5x
+    faster, forward + backward, than PyTorch's fused CPU attention kernel. Returns (1, T, H, D) like
+    transformers' attention functions.
+    """
+    cu = kwargs.get("lab_cu_seqlens")
+    if cu is None:
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+    _, h, _, d = query.shape
+    h_kv = key.shape[1]
+    scale = scaling if scaling is not None else d**-0.5
+    outs = []
+    bounds = cu.tolist()
+    for s, e in zip(bounds[:-1], bounds[1:]):
+        n = e - s
+        q = query[:, :, s:e].reshape(1, h_kv, h // h_kv, n, d)  # (1, H_kv, g, L, D)
+        k = key[:, :, s:e].unsqueeze(2)  # (1, H_kv, 1, L, D)
+        v = value[:, :, s:e].unsqueeze(2)
+        scores = (q @ k.transpose(-1, -2)) * scale  # (1, H_kv, g, L, L)
+        scores = scores.masked_fill(_causal_mask(n, query.device), float("-inf"))
+        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+        outs.append((probs @ v).reshape(1, h, n, d))
+    return torch.cat(outs, dim=2).transpose(1, 2).contiguous(), None
+
+
+def _causal_mask(n: int, device) -> torch.Tensor:
+    """True above the diagonal: position i may not look at j > i."""
+    return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
+
+
+_registered = False
+
+
+def register_packed_attention() -> None:
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface
+
+    AttentionInterface.register(PACKED_ATTENTION, packed_attention)
+    AttentionMaskInterface.register(PACKED_ATTENTION, lambda *args, **kwargs: None)  # attention builds its own blocks
+    _registered = True
+
+
+@contextlib.contextmanager
+def packed_attention_mode(model):
+    """Packed attention for the duration (training steps, or a loss on packed batches)."""
+    register_packed_attention()
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    old = causal.config._attn_implementation
+    causal.set_attn_implementation(PACKED_ATTENTION)
+    try:
+        yield model
+    finally:
+        causal.set_attn_implementation(old)
+
+
+@contextlib.contextmanager
+def standard_attention(model):
+    """Ordinary (padded, masked) attention for the duration, e.g. to generate in the middle of a run."""
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    old = causal.config._attn_implementation
+    if old == PACKED_ATTENTION:
+        causal.set_attn_implementation("sdpa")
+    try:
+        yield model
+    finally:
+        if old == PACKED_ATTENTION:
+            causal.set_attn_implementation(old)
+
+
+def gathered_loss(causal_lm, batch: PackedBatch) -> torch.Tensor:
+    """Mean next-token cross-entropy over the trained positions, computing logits there only.
+
+    h = decoder(input_ids) : (1, T, d);  logits = h[0, source] W_head^T : (n, V);
+    loss = (1 / n) * sum_j -log softmax(logits_j)[targets_j]  — what ``model(labels=...).loss`` gives.
+    """
+    hidden = causal_lm.get_decoder()(
+        input_ids=batch.input_ids, position_ids=batch.position_ids, lab_cu_seqlens=batch.cu_seqlens, use_cache=False
+    ).last_hidden_state  # (1, T, d)
+    logits = causal_lm.get_output_embeddings()(hidden[0, batch.source])  # (n, V)
+    return F.cross_entropy(logits.float(), batch.targets)
