@@ -36,6 +36,7 @@ import os
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,7 +222,9 @@ def wrap_lora(model, config: TrainConfig):
         target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
     )
     torch.manual_seed(config.seed)
-    return get_peft_model(model, lora)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora)
 
 
 def available_cores() -> int:

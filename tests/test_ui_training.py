@@ -53,6 +53,17 @@ def test_train_event_runs_one_at_a_time_and_stop_is_never_queued_behind_it():
     assert tabs[-1] == "QLoRA training"
 
 
+def test_export_button_gives_the_script_and_a_zip_with_the_data():
+    import zipfile
+
+    script, archive = ui.export_run(next(iter(ui.QUANT)), "json", None, 8, 16, 0.0, ["q_proj", "v_proj"], 5e-4,
+                                    50, 4, 128, "completion", 1)
+    assert "r=8" in script and "max_steps=50" in script
+    with zipfile.ZipFile(archive) as z:
+        assert sorted(z.namelist()) == ["train.jsonl", "train_qlora.py"]
+        assert z.read("train_qlora.py").decode() == script
+
+
 def test_summary_and_answers_tables_compare_with_the_previous_run():
     def run(label, after, hits):
         return dict(label=label, prompts=["p1", "p2"], before=["b1", "b2"], after=after, before_hits=[False, False],
