@@ -5,8 +5,8 @@ Run: HF_HUB_OFFLINE=1 .venv/bin/python bench/train_vs_trl.py [--steps 20] [--trl
 Both runs train the bundled SmolLM2-135M-Instruct loaded by ``lab.models.load_model("nf4")`` (NF4 +
 double quantization, compute dtype ``lab.models.compute_dtype()``), with the same LoRA settings
 (r=16, alpha=32, dropout 0, every linear layer), data (the bundled pirate train split, loss on the
-final reply only), optimizer (AdamW, no weight decay), learning-rate schedule (2 warm-up steps, cosine
-to 10 %), batch size, maximum length, number of steps and seed. TRL runs with its own defaults for
+final reply only), optimizer (AdamW, no weight decay, gradients clipped to norm 1), learning-rate schedule (2 warm-up
+steps, cosine to 10 %), batch size, maximum length, number of steps and seed. TRL runs with its own defaults for
 everything else (its SFTConfig turns gradient checkpointing on); ``--trl-tuned`` adds a second TRL
 run with gradient checkpointing off.
 
@@ -127,7 +127,8 @@ def run_trl(cfg, gradient_checkpointing: bool | None):
         output_dir=str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-trl"),
         max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
         lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": 0.1},
-        warmup_steps=cfg.warmup_steps, weight_decay=0.0, optim="adamw_torch", max_length=cfg.max_seq_len,
+        warmup_steps=cfg.warmup_steps, max_grad_norm=cfg.max_grad_norm, weight_decay=0.0, optim="adamw_torch",
+        max_length=cfg.max_seq_len,
         completion_only_loss=True, seed=cfg.seed, data_seed=cfg.seed, logging_steps=1, save_strategy="no",
         report_to="none", use_cpu=True, bf16=dtype == torch.bfloat16, include_num_input_tokens_seen="non_padding",
         disable_tqdm=True, **extra,

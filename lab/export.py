@@ -52,6 +52,7 @@ TRAINING = dict(
     lr_scheduler_type="cosine_with_min_lr",  # linear warm-up, then cosine down to 10 % of the peak
     lr_scheduler_kwargs={{"min_lr_rate": 0.1}},
     warmup_steps={warmup_steps},
+    max_grad_norm={max_grad_norm!r},
     max_length={max_seq_len},
     seed={seed},
 )
@@ -145,6 +146,7 @@ def trl_script(config: TrainConfig) -> str:
         batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         warmup_steps=config.warmup_steps,
+        max_grad_norm=config.max_grad_norm,
         max_seq_len=config.max_seq_len,
         seed=config.seed,
     )

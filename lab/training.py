@@ -75,6 +75,7 @@ class TrainConfig:
     target_modules: tuple[str, ...] = _help("Linear layers that get a LoRA adapter (QLoRA: all of them).", default=ALL_LINEAR)
     learning_rate: float = _help("Peak learning rate of AdamW.", default=1e-3)
     warmup_steps: int = _help("Steps of linear warm-up before the cosine decay.", default=2)
+    max_grad_norm: float = _help("Gradients are scaled down to this global L2 norm when larger (0: never).", default=1.0)
     steps: int = _help("Optimizer steps.", default=30)
     batch_size: int = _help("Examples per step.", default=8)
     max_seq_len: int = _help("Tokens kept per example (longer ones are cut at the end).", default=256)
@@ -108,8 +109,10 @@ class TrainConfig:
         _check_float("dropout", self.dropout, 0.0, 0.5)
         _check_float("learning rate", self.learning_rate, 1e-7, 0.1)
         _check_float("wall-clock cap (seconds)", self.max_seconds, 1.0, 24 * 3600)
+        _check_float("max gradient norm", self.max_grad_norm, 0.0, 1e6)
         self.alpha, self.dropout = float(self.alpha), float(self.dropout)
         self.learning_rate, self.max_seconds = float(self.learning_rate), float(self.max_seconds)
+        self.max_grad_norm = float(self.max_grad_norm)
         if not self.target_modules:
             raise ValueError("Choose at least one target module for LoRA (for example q_proj, v_proj).")
         for t in self.target_modules:
@@ -135,6 +138,7 @@ class StepLog:
     steps: int
     loss: float  # mean cross-entropy over this step's trained tokens (nats per token)
     lr: float  # learning rate used for this step
+    grad_norm: float  # global L2 norm of the LoRA gradients, before clipping
     tokens: int  # tokens the model read in this step (prompt + response, no padding)
     trained_tokens: int  # tokens that carried loss in this step
     tokens_seen: int  # tokens read since the start
@@ -370,6 +374,8 @@ class TrainingRun:
             with self.autocast():
                 loss = gathered_loss(causal_lm, batch)
             loss.backward()
+            # clip: g <- g * min(1, max_norm / ||g||), as transformers' Trainer does (max_grad_norm=1.0)
+            norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             value = loss.item()
@@ -379,7 +385,7 @@ class TrainingRun:
             train_s += dt
             seen += batch.tokens
             log = StepLog(
-                step=step, steps=cfg.steps, loss=value, lr=lr, tokens=batch.tokens,
+                step=step, steps=cfg.steps, loss=value, lr=lr, grad_norm=float(norm), tokens=batch.tokens,
                 trained_tokens=int(batch.targets.numel()), tokens_seen=seen, tokens_per_s=seen / train_s,
                 step_s=dt, elapsed_s=time.perf_counter() - self.started,
                 eta_s=(cfg.steps - step) * train_s / step, memory_mb=memory_mb(),
