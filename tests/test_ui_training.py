@@ -53,6 +53,19 @@ def test_train_event_runs_one_at_a_time_and_stop_is_never_queued_behind_it():
     assert tabs[-1] == "QLoRA training"
 
 
+def test_old_runs_are_pruned(tmp_path, monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setattr(ui, "RUNS_DIR", tmp_path)
+    for i in range(5):
+        (tmp_path / f"run-{i}").mkdir()
+        (tmp_path / f"run-{i}-adapter.zip").write_bytes(b"x")
+        os.utime(tmp_path / f"run-{i}", (time.time() + i, time.time() + i))
+    ui.prune_runs(keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-3", "run-3-adapter.zip", "run-4", "run-4-adapter.zip"]
+
+
 def test_export_button_gives_the_script_and_a_zip_with_the_data():
     import zipfile
 

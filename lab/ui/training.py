@@ -61,9 +61,10 @@ def _session(request: gr.Request | None) -> str:
 
 
 def arm(request: gr.Request = None):
-    """A fresh stop flag for this browser session, before its run is queued."""
+    """A fresh stop flag for this browser session, before its run is queued; Train waits for the run."""
     with _stops_lock:
         _stops[_session(request)] = threading.Event()
+    return gr.update(interactive=False)
 
 
 def request_stop(request: gr.Request = None) -> str:
@@ -193,6 +194,20 @@ def sizes_text(sz: training.Sizes, cfg: training.TrainConfig) -> str:
 # --- handlers --------------------------------------------------------------------------------------
 
 
+KEEP_RUNS = 24
+
+
+def prune_runs(keep: int = KEEP_RUNS) -> None:
+    """Delete all but the newest ``keep`` run folders (adapters and zips) of this server."""
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    entries = sorted(RUNS_DIR.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    folders = [p for p in entries if p.is_dir()]
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+        for sibling in RUNS_DIR.glob(old.name + "-*.zip"):
+            sibling.unlink(missing_ok=True)
+
+
 def _dataset_arg(choice: str, upload: str | None) -> str:
     if choice == UPLOAD:
         if not upload:
@@ -234,7 +249,7 @@ def _zip_adapter(adapter_dir: Path) -> str:
 def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
               mask_mode, seed, request: gr.Request = None):
     """Stream the loss curve while training, then evaluate before / after and offer the adapter."""
-    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    prune_runs()
     runs = list((state or {}).get("runs", []))[-1:]  # keep the previous run to compare with
     cfg = training.TrainConfig(
         dataset=_dataset_arg(dataset_choice, upload), quantization=QUANT[quant], r=int(r), alpha=float(alpha),
@@ -379,10 +394,11 @@ def build_training_tab() -> dict:
     outputs = [state, plot, status, notes, summary, answers, forgetting, adapter_file, adapter_info]
     upload.upload(check_upload, upload, [upload_status, dataset], api_visibility="private")
     upload.clear(lambda: ("", "pirate"), None, [upload_status, dataset], api_visibility="private")
-    event = train_btn.click(arm, None, None, concurrency_limit=None, api_visibility="private").then(
+    event = train_btn.click(arm, None, train_btn, concurrency_limit=None, api_visibility="private").then(
         train_run, [state, *settings], outputs, concurrency_limit=1, concurrency_id="qlora-train",
         api_name="train",
     )
+    event.then(lambda: gr.update(interactive=True), None, train_btn, api_visibility="private")
     stop_btn.click(request_stop, None, status, concurrency_limit=None, api_visibility="private")
     export_btn.click(export_run, settings, [script, bundle], api_name="export_script")
     return {"train": train_btn, "stop": stop_btn, "plot": plot, "status": status, "event": event}
