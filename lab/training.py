@@ -10,19 +10,19 @@ UI, the CLI (``python -m lab train``) and the tests all read the same stream. Th
 in peft's format (``adapter_config.json`` + ``adapter_model.safetensors``) when the run ends,
 whether it finished, was stopped, hit the wall-clock cap, or its consumer went away.
 
-What makes it fast on a small CPU (each is exact, none changes what is computed; the first two
-live in :mod:`lab.packing`):
+What makes it fast on a small CPU. The first three change how much is computed, not what (tests
+check them against transformers' own loss); the last is the usual mixed precision:
 
 * **no padding** — a batch is the ``batch_size`` examples laid end to end in one row; position ids
-  restart at every example and attention runs example by example (:func:`packed_attention`), so
-  no token attends across examples and no FLOP is spent on padding;
+  restart at every example and attention runs example by example, as plain matmuls (at ~100 tokens
+  they beat the fused CPU kernel ~2.5x), so no token attends across examples and no FLOP is spent
+  on padding (:mod:`lab.packing`);
 * **logits only where there is a loss** — the LM head (576 x 49,152 for the bundled model) runs on
   the hidden states at trained positions only: ``loss = CE(h[trained] W_head^T, next tokens)``;
 * **no gradient checkpointing** — a 135M model's activations fit easily, so nothing is recomputed;
 * the machine's **compute dtype** (:func:`lab.models.compute_dtype`: bf16 on CUDA and on CPUs with
   native bf16 matmuls, ~4x faster than fp32 there; fp32 otherwise) for every matmul, under autocast
-  as ``Trainer(bf16=True)`` does; LoRA weights, their gradients and the optimizer stay fp32;
-* attention as plain matmuls per example, faster than the fused CPU kernel at ~100 tokens.
+  as ``Trainer(bf16=True)`` does; LoRA weights, their gradients and the optimizer stay fp32.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ def test_bad_value_is_a_sentence_and_exit_code_2(capsys):
     assert "error: r must be a whole number from 1 to 256, not 0." in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_prints_one_json_object_per_step_and_writes_a_peft_adapter(tmp_path):
     from peft import PeftModel
 

@@ -65,6 +65,7 @@ def test_dequantized_generation_is_bit_identical_and_leaves_the_4bit_weights_alo
     assert all("forward" not in vars(m) for m in layers)  # the patch is gone
 
 
+@pytest.mark.slow
 def test_base_model_passes_the_forgetting_check_and_is_no_pirate(nf4_model, tokenizer):
     prompts, refs = evaluation.eval_prompts(data.load_sft_dataset("pirate", "eval")["messages"], 8)
     ev = evaluation.evaluate(nf4_model, tokenizer, "pirate", prompts, refs)

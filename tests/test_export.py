@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lab import export, models, training
 
 
@@ -30,6 +32,7 @@ def test_bundle_holds_the_training_split(tmp_path):
     assert rows == training.load_splits("json")[0]["messages"]
 
 
+@pytest.mark.slow
 def test_exported_script_trains_two_steps_on_cpu_with_accelerate(tmp_path):
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     assert accelerate, "accelerate is installed with the app's requirements"

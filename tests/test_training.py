@@ -118,6 +118,7 @@ def test_a_run_stopped_while_queued_loads_nothing(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_generation_mid_run_uses_padded_attention_and_training_resumes(tokenizer, tmp_path):  # real 4-bit model
     """Left-padded batched generation between steps needs the ordinary attention mask back."""
     from lab import evaluation
@@ -153,6 +154,7 @@ def test_wall_clock_cap_stops_with_a_message(tokenizer, tmp_path):
     assert (tmp_path / "adapter_model.safetensors").is_file()
 
 
+@pytest.mark.slow
 def test_real_4bit_run_learns_and_its_saved_adapter_loads_in_peft(tokenizer, tmp_path):
     """The bundled model in NF4: 4 steps lower the loss on the data, and the adapter on disk,
     loaded by peft onto a fresh 4-bit base, reproduces the trained model and differs from the base."""
