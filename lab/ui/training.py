@@ -16,7 +16,7 @@ from lab.ui.style import user_errors
 
 MAX_SECONDS = float(os.environ.get("LAB_TRAIN_MAX_SECONDS", "300"))
 UPLOAD = "uploaded file"
-QUANT = {"NF4 + double quantization (QLoRA)": "nf4", "None: 16-bit base (plain LoRA)": None}
+QUANT = {"NF4 + double quantization (QLoRA)": "nf4", "None: unquantized base (plain LoRA)": None}
 EVAL_PROMPTS = 32
 RUNS_DIR = Path(tempfile.gettempdir()) / "tuning-lab-runs"
 
@@ -85,7 +85,7 @@ def _stop_flag(request) -> threading.Event:
 
 
 def run_label(cfg: training.TrainConfig, n: int) -> str:
-    q = "NF4" if cfg.quantization else "16-bit"
+    q = "NF4" if cfg.quantization else "unquantized"
     data_name = cfg.dataset if cfg.dataset in data.BUNDLED else "upload"
     return f"run {n}: {data_name}, {q}, r={cfg.r}, {cfg.masking}, lr={cfg.learning_rate:g}"
 
@@ -183,7 +183,7 @@ def summary_table(runs: list[dict]) -> str:
 
 def sizes_text(sz: training.Sizes, cfg: training.TrainConfig) -> str:
     disk = f"{sz.base_disk / 1e6:,.0f} MB on disk (fp32 safetensors) · " if sz.base_disk else ""
-    stored = "NF4" if cfg.quantization else "16-bit"
+    stored = "NF4" if cfg.quantization else str(models.compute_dtype()).replace("torch.", "")
     return (
         f"**Adapter: {sz.adapter / 1e6:.1f} MB** (peft format: `adapter_config.json` + `adapter_model.safetensors`) · "
         f"base model: {disk}{sz.base_memory / 1e6:,.0f} MB in memory ({stored}). "
