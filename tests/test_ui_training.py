@@ -53,6 +53,17 @@ def test_train_event_runs_one_at_a_time_and_stop_is_never_queued_behind_it():
     assert tabs[-1] == "QLoRA training"
 
 
+def test_bad_settings_are_a_sentence_before_anything_loads():
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="learning rate must be a number from 1e-07 to 0.1, not -1.0"):
+        next(ui.train_run({}, next(iter(ui.QUANT)), "pirate", None, 16, 32, 0, ["q_proj"], -1, 30, 8, 256, "completion", 0))
+    with pytest.raises(gr.Error, match="Choose at least one target module"):
+        next(ui.train_run({}, next(iter(ui.QUANT)), "pirate", None, 16, 32, 0, [], 1e-3, 30, 8, 256, "completion", 0))
+    with pytest.raises(gr.Error, match="Upload a dataset file first"):
+        next(ui.train_run({}, next(iter(ui.QUANT)), ui.UPLOAD, None, 16, 32, 0, ["q_proj"], 1e-3, 30, 8, 256, "completion", 0))
+
+
 def test_old_runs_are_pruned(tmp_path, monkeypatch):
     import os
     import time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -245,18 +246,27 @@ def _zip_adapter(adapter_dir: Path) -> str:
     return shutil.make_archive(str(base), "zip", root_dir=adapter_dir)
 
 
+def settings_config(quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
+                    mask_mode, seed) -> training.TrainConfig:
+    """The settings widgets' values as a validated TrainConfig (a bad value raises a sentence)."""
+    if lr is None or seed is None:
+        raise gr.Error("Fill in the learning rate and the seed.")
+    return training.TrainConfig(
+        dataset=_dataset_arg(dataset_choice, upload), quantization=QUANT[quant], r=int(r), alpha=float(alpha),
+        dropout=float(dropout), target_modules=tuple(targets or ()), learning_rate=float(lr), steps=int(steps),
+        batch_size=int(batch), max_seq_len=int(max_len), masking=mask_mode, seed=int(seed),
+    )
+
+
 @user_errors
 def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
               mask_mode, seed, request: gr.Request = None):
     """Stream the loss curve while training, then evaluate before / after and offer the adapter."""
+    cfg = settings_config(quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
+                          mask_mode, seed)
     prune_runs()
+    cfg = dataclasses.replace(cfg, max_seconds=MAX_SECONDS, out_dir=tempfile.mkdtemp(prefix="run-", dir=RUNS_DIR))
     runs = list((state or {}).get("runs", []))[-1:]  # keep the previous run to compare with
-    cfg = training.TrainConfig(
-        dataset=_dataset_arg(dataset_choice, upload), quantization=QUANT[quant], r=int(r), alpha=float(alpha),
-        dropout=float(dropout), target_modules=tuple(targets or ()), learning_rate=float(lr), steps=int(steps),
-        batch_size=int(batch), max_seq_len=int(max_len), masking=mask_mode, seed=int(seed),
-        max_seconds=MAX_SECONDS, out_dir=tempfile.mkdtemp(prefix="run-", dir=RUNS_DIR),
-    )
     n = (state or {}).get("count", 0) + 1
     current = {"label": run_label(cfg, n), "curve": []}
     max_steps = max([cfg.steps] + [len(r["curve"]) for r in runs])
@@ -310,12 +320,9 @@ def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, 
 @user_errors
 def export_run(quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len, mask_mode, seed):
     """The current settings as a TRL SFTTrainer script (+ the training data), zipped."""
+    cfg = settings_config(quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
+                          mask_mode, seed)
     RUNS_DIR.mkdir(parents=True, exist_ok=True)
-    cfg = training.TrainConfig(
-        dataset=_dataset_arg(dataset_choice, upload), quantization=QUANT[quant], r=int(r), alpha=float(alpha),
-        dropout=float(dropout), target_modules=tuple(targets or ()), learning_rate=float(lr), steps=int(steps),
-        batch_size=int(batch), max_seq_len=int(max_len), masking=mask_mode, seed=int(seed),
-    )
     dest = export.export_bundle(cfg, tempfile.mkdtemp(prefix="export-", dir=RUNS_DIR))
     archive = shutil.make_archive(str(dest.parent / f"{dest.name}-trl-script"), "zip", root_dir=dest)
     return export.trl_script(cfg), archive
