@@ -280,10 +280,14 @@ def _sft_loss(model, tokenizer, messages) -> tuple[float, int]:
     """Mean next-token loss on the final reply (SFT labels from ``lab.masking``), and its token count."""
     from lab import masking
 
+    from lab.evaluation import dequantized_base
+
     ex = masking.build_labels(tokenizer, messages)
     ids = torch.tensor([ex.input_ids])
     labels = torch.tensor([ex.labels])
-    with torch.inference_mode():
+    # 4-bit layers computed as in training; bitsandbytes' own CPU inference path would repack the
+    # stored weights in place (undoing double quantization) and change the memory measured above.
+    with dequantized_base(model), torch.inference_mode():
         loss = model(input_ids=ids, labels=labels).loss
     return float(loss), sum(1 for t in ex.labels[1:] if t != -100)
 

@@ -147,7 +147,14 @@ def test_bitsandbytes_model_weights_equal_our_quantization(real_model, nf4_model
 @pytest.mark.slow
 def test_loss_full_precision_vs_nf4(real_model, nf4_model, tokenizer):
     sim = measure.simulated_nf4_model(real_model)
+    layer = nf4_model.get_submodule("model.layers.3.mlp.up_proj").weight
+    stored, absmax = layer.data.clone(), layer.quant_state.absmax.clone()
     rows = measure.loss_comparison(2, models_by_name={"fp32": real_model, "sim": sim, "bnb": nf4_model})
+    # measuring the loss leaves the stored 4-bit weights (and so the memory figures) as they were
+    assert torch.equal(layer.data, stored) and layer.quant_state.nested
+    assert torch.equal(layer.quant_state.absmax, absmax)
+    dq = {r["format"]: r for r in measure.bundled_model_memory(real_model, nf4_model).rows}["NF4 + double quant"]
+    assert dq["bits_per_quantized_weight"] == pytest.approx(4.127, abs=1e-3)
     loss = {r["model"]: r["loss"] for r in rows}
     assert 0.5 < loss["fp32"] < 8  # a trained model on in-domain chat
     assert loss["sim"] != loss["fp32"] and abs(loss["sim"] - loss["fp32"]) < 1.0
