@@ -42,8 +42,10 @@ $(VENV)/.test-deps: requirements-dev.txt $(VENV)/.run-deps
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
 
+# Every bench script in turn (or one: make bench BENCH=bench/nf4_speed.py).
+BENCH ?= $(sort $(wildcard bench/*.py))
 bench: setup-test
-	HF_HUB_OFFLINE=1 $(PY) bench/train_vs_trl.py
+	@set -e; for b in $(BENCH); do echo "== $$b"; HF_HUB_OFFLINE=1 $(PY) $$b; done
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache

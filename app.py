@@ -10,10 +10,7 @@ import os
 
 import gradio as gr
 
-from lab.ui import masking, model_data
-from lab.ui import lora
-from lab.ui import nf4
-from lab.ui import training
+from lab.ui import lora, masking, model_data, nf4, training
 from lab.ui.style import CSS, THEME
 
 HEADER = """
