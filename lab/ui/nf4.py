@@ -244,7 +244,8 @@ def build_nf4_tab() -> dict:
                                       elem_id="nf4-size-table")
             measure_btn = gr.Button("Measure the bundled model (loads it in 4 bits)", elem_id="nf4-measure")
             bundled_table = gr.Dataframe(_placeholder(BUNDLED_COLUMNS), interactive=False, label="Bundled model",
-                                         wrap=True, column_widths=["24%", "40%", "14%", "22%"])
+                                         wrap=True, column_widths=["24%", "40%", "14%", "22%"],
+                                         elem_id="nf4-bundled-table")
             bundled_note = gr.Markdown(elem_classes="lab-note")
 
     with gr.Row():
