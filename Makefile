@@ -43,7 +43,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }
 
 # Every bench script in turn (or one: make bench BENCH=bench/nf4_speed.py).
-BENCH ?= $(sort $(wildcard bench/*.py))
+BENCH ?= $(sort $(filter-out bench/_%,$(wildcard bench/*.py)))
 bench: setup-test
 	@set -e; for b in $(BENCH); do echo "== $$b"; HF_HUB_OFFLINE=1 $(PY) $$b; done
 

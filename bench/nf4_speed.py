@@ -13,25 +13,14 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-
-
-def median_s(fn, repeat: int) -> float:
-    fn()  # warm-up (lazy tables, allocator)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from _timing import median_s  # noqa: E402
 
 
 def main() -> None:
