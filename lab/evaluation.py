@@ -14,16 +14,14 @@ Answers are greedy (reproducible), so the base model's answers are computed once
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
-from lab import chat
+from lab import chat, models
 
 #: Words and phrases no plain assistant uses, but every bundled pirate answer does (word-bounded, any case).
 PIRATE_MARKERS = (
@@ -100,57 +98,6 @@ def eval_prompts(chats, n: int | None = None) -> tuple[list[str], list[str]]:
     return prompts, refs
 
 
-@contextlib.contextmanager
-def dequantized_base(model):
-    """Generate from 4-bit layers exactly as they were trained: each weight dequantized once.
-
-    bitsandbytes' own 4-bit inference on a CPU either rebuilds every weight at every call
-    (``F.linear(x, dequantize_4bit(W))``, i.e. once per generated token), or — in eval mode on CPUs
-    with AVX512-BF16 — repacks the weights *in place* for its fused kernel, rounding the block scales
-    to bf16 and undoing double quantization. The base then differs from the one trained on (measured:
-    greedy answers to 23 of the 31 pirate eval prompts change). Inside this context each ``Linear4bit``
-    computes ``F.linear`` with its weight dequantized once, by the kernel the training path uses: the
-    numbers of training, about as fast as the fused kernel (3.1 s vs 2.8 s for 31 prompts x 48
-    tokens on 2 cores), holding the weights in compute precision while the context lasts. The stored
-    4-bit weights are untouched.
-    """
-    try:
-        import bitsandbytes as bnb
-    except ImportError:  # no 4-bit layers possible
-        yield model
-        return
-    patched = []
-    for mod in model.modules():
-        if isinstance(mod, bnb.nn.Linear4bit) and getattr(mod.weight, "quant_state", None) is not None:
-            w = _dequantize_like_matmul(mod)
-            bias = None if mod.bias is None else mod.bias.to(w.dtype)
-
-            def forward(x, _w=w, _b=bias):
-                return F.linear(x.to(_w.dtype), _w, _b).to(x.dtype)
-
-            mod.forward = forward
-            patched.append(mod)
-    try:
-        yield model
-    finally:
-        for mod in patched:
-            del mod.forward
-
-
-def _dequantize_like_matmul(mod) -> torch.Tensor:
-    """The weight exactly as bitsandbytes' ``gemm_4bit`` default kernel rebuilds it for ``F.linear``."""
-    qs = mod.weight.quant_state
-    dtype = mod.compute_dtype or qs.dtype
-    absmax = qs.absmax
-    if qs.nested:  # double quantization: the block scales are themselves 8-bit, with their own scales
-        absmax = torch.ops.bitsandbytes.dequantize_blockwise.default(
-            qs.absmax, qs.state2.absmax, qs.state2.code, qs.state2.blocksize, torch.float32
-        ) + qs.offset
-    return torch.ops.bitsandbytes.dequantize_4bit.default(
-        mod.weight.data.view(-1, 1), absmax, qs.blocksize, qs.quant_type, qs.shape, dtype
-    )
-
-
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW_TOKENS) -> list[str]:
     """Greedy answers to single-turn prompts, all in one left-padded batch."""
     if not prompts:
@@ -160,7 +107,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW
     was_training = model.training
     model.eval()
     try:
-        with dequantized_base(model), standard_attention(model), torch.inference_mode():
+        with models.dequantized_base(model), standard_attention(model), torch.inference_mode():
             return chat.answer_batch(model, tokenizer, prompts, chat.Decoding(max_new_tokens=max_new_tokens), batch_size=32)
     finally:
         model.train(was_training)

@@ -278,16 +278,14 @@ def simulated_nf4_model(model, blocksize: int = 64, double_quant: bool = True, d
 
 def _sft_loss(model, tokenizer, messages) -> tuple[float, int]:
     """Mean next-token loss on the final reply (SFT labels from ``lab.masking``), and its token count."""
-    from lab import masking
-
-    from lab.evaluation import dequantized_base
+    from lab import masking, models
 
     ex = masking.build_labels(tokenizer, messages)
     ids = torch.tensor([ex.input_ids])
     labels = torch.tensor([ex.labels])
     # 4-bit layers computed as in training; bitsandbytes' own CPU inference path would repack the
     # stored weights in place (undoing double quantization) and change the memory measured above.
-    with dequantized_base(model), torch.inference_mode():
+    with models.dequantized_base(model), torch.inference_mode():
         loss = model(input_ids=ids, labels=labels).loss
     return float(loss), sum(1 for t in ex.labels[1:] if t != -100)
 

@@ -56,7 +56,7 @@ def test_dequantized_generation_is_bit_identical_and_leaves_the_4bit_weights_alo
     nf4_model.train()  # train mode: bitsandbytes' own matmul (dequantize, then F.linear)
     with torch.no_grad():
         reference = nf4_model(ids).logits
-        with evaluation.dequantized_base(nf4_model):
+        with models.dequantized_base(nf4_model):
             fast = nf4_model(ids).logits
     assert torch.equal(reference, fast)
     evaluation.generate(nf4_model, tokenizer, ["Hi!"], max_new_tokens=4)
