@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import html
 import inspect
+import logging
 
 import gradio as gr
+
+log = logging.getLogger("lab.ui")
 
 # System fonts only: the lab must look right offline (no Google Fonts request).
 THEME = gr.themes.Soft(
@@ -27,8 +31,10 @@ CSS = """
 def user_errors(fn):
     """Turn the plain-sentence exceptions of ``lab`` into ``gr.Error`` messages in the UI.
 
-    ``ValueError`` / ``RuntimeError`` raised by ``lab`` carry sentences meant for users;
-    anything else is a bug and keeps its traceback in the server log.
+    ``ValueError`` / ``RuntimeError`` / ``OSError`` raised by ``lab`` carry sentences meant for users.
+    Every message is HTML-escaped: Gradio renders a toast's text as HTML, and messages quote what the
+    user typed. Anything else is a bug: its traceback goes to the server log and the user reads a
+    sentence, never a bare "Error".
     """
 
     if inspect.isgeneratorfunction(fn):
@@ -37,10 +43,8 @@ def user_errors(fn):
         def gen_wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
-            except gr.Error:
-                raise
-            except (ValueError, RuntimeError, OSError) as e:
-                raise gr.Error(str(e)) from e
+            except Exception as e:
+                raise as_user_error(e, fn) from e
 
         return gen_wrapper
 
@@ -48,9 +52,30 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except (ValueError, RuntimeError, OSError) as e:
-            raise gr.Error(str(e)) from e
+        except Exception as e:
+            raise as_user_error(e, fn) from e
 
     return wrapper
+
+
+def escape(text) -> str:
+    """User-provided text made safe to show inside an HTML toast."""
+    return html.escape(str(text), quote=False)
+
+
+def as_user_error(e: Exception, fn=None) -> gr.Error:
+    """The ``gr.Error`` a handler's exception becomes (its message escaped)."""
+    if isinstance(e, gr.Error):
+        if getattr(e, "_lab_escaped", False):
+            return e
+        message = e.message
+    elif isinstance(e, (ValueError, RuntimeError, OSError)):
+        message = str(e) or type(e).__name__
+    else:
+        name = getattr(fn, "__name__", "handler")
+        log.error("unexpected error in %s", name, exc_info=e)
+        message = (f"The lab could not do this: an unexpected {type(e).__name__} (logged on the server). "
+                   "Try other values, or reload the page.")
+    err = gr.Error(escape(message))
+    err._lab_escaped = True
+    return err
