@@ -44,9 +44,13 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from lab import checks
+
 IGNORE_INDEX = -100
 MODES = ("completion", "assistant", "none")
 ROLES = ("system", "user", "assistant")
+MAX_MESSAGES = 2_000
+"""Messages in one chat: bounds the work of rendering and tokenizing a pasted conversation."""
 
 MODE_HELP = {
     "completion": "only the final assistant reply is trained (SFT on (prompt, response) pairs)",
@@ -117,13 +121,15 @@ def check_messages(messages) -> list[dict]:
     """Validate a chat: a non-empty list of ``{"role", "content"}`` with known roles and text."""
     if not isinstance(messages, (list, tuple)) or not messages:
         raise ValueError("A chat must be a non-empty list of messages, each with a 'role' and a 'content'.")
+    if len(messages) > MAX_MESSAGES:
+        raise ValueError(f"A chat can have at most {MAX_MESSAGES:,} messages; this one has {len(messages):,}.")
     out = []
     for k, m in enumerate(messages):
         if not isinstance(m, dict):
             raise ValueError(f"Message {k + 1} must be an object with 'role' and 'content', not {type(m).__name__}.")
         role, content = m.get("role"), m.get("content")
-        if role not in ROLES:
-            raise ValueError(f"Message {k + 1} has role {role!r}; use one of {', '.join(ROLES)}.")
+        # one_of quotes the role with repr (shortened): the user's text never reads as markup
+        checks.one_of(f"The role of message {k + 1}", role, ROLES)
         if not isinstance(content, str):
             raise ValueError(f"Message {k + 1} ({role}) must have text content, not {type(content).__name__}.")
         out.append({"role": role, "content": content})
@@ -136,8 +142,7 @@ def check_messages(messages) -> list[dict]:
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+    checks.one_of("The masking mode", mode, MODES)
 
 
 def _check_replies(messages: list[dict], mode: str) -> None:
@@ -235,6 +240,37 @@ def common_prefix_length(a: list[int], b: list[int]) -> int:
 # --- labels -------------------------------------------------------------------------------------
 
 
+def _boundaries(tokenizer, messages: list[dict], full: list[int], chat: bool, keep: int):
+    """``bounds[k]`` = first token of message k (``bounds[n]`` = end), and the start of each assistant reply.
+
+    Prefixes are rendered in order, a doubling batch at a time, and only until a message starts at or
+    after token ``keep`` (``max_length``): bounds never decrease, so every later message lies past the
+    cut too and cannot change a kept label. Rendering prefix k costs O(k), so this bounds the work by
+    the turns inside the kept window instead of growing with the square of the whole chat.
+    """
+    n, total = len(messages), len(full)
+    bounds = [0] * n + [total]
+    k, batch = 1, 8
+    while k < n:
+        ks = range(k, min(k + batch, n))
+        ids_list = _tokenize(tokenizer, [_render(tokenizer, messages[:j], False, chat) for j in ks], chat)
+        for j, ids in zip(ks, ids_list):
+            # clipped to be non-decreasing (TRL's common prefix can stop short of a merged token)
+            bounds[j] = max(common_prefix_length(ids, full), bounds[j - 1])
+        k, batch = ks[-1] + 1, 2 * batch
+        if bounds[k - 1] >= keep:  # the rest starts past the cut: same bound as the message before
+            bounds[k:n] = [bounds[k - 1]] * (n - k)
+            break
+    # An assistant reply starts where the rendered generation prompt stops matching the whole.
+    assistants = [j for j, m in enumerate(messages) if m["role"] == "assistant"]
+    rendered = [j for j in assistants if bounds[j] < bounds[j + 1]]
+    ids_list = _tokenize(tokenizer, [_render(tokenizer, messages[:j], True, chat) for j in rendered], chat) if rendered else []
+    reply_start = {j: bounds[j] for j in assistants}
+    for j, ids in zip(rendered, ids_list):
+        reply_start[j] = min(max(common_prefix_length(ids, full), bounds[j]), bounds[j + 1])
+    return bounds, reply_start
+
+
 def build_labels(tokenizer, messages, mode: str = "completion", max_length: int | None = None) -> LabeledExample:
     """Token ids and labels of one chat for SFT, with ``IGNORE_INDEX`` where no loss is taken.
 
@@ -247,34 +283,22 @@ def build_labels(tokenizer, messages, mode: str = "completion", max_length: int 
     _check_mode(mode)
     messages = check_messages(messages)
     _check_replies(messages, mode)
-    if max_length is not None and max_length < 2:
-        raise ValueError(f"max_length must be at least 2 tokens, not {max_length}.")
+    if max_length is not None:
+        max_length = checks.whole_number("max_length (tokens kept)", max_length, 2, 10_000_000)
     chat = has_chat_template(tokenizer)
 
     n = len(messages)
-    texts = [_render(tokenizer, messages, False, chat)]  # the whole conversation
-    # Prefix renderings: messages[:k] for k = 1..n-1 (starts of messages), and messages[:k] with the
-    # generation prompt for every assistant message k (start of its reply).
-    assistants = [k for k, m in enumerate(messages) if m["role"] == "assistant"]
-    texts += [_render(tokenizer, messages[:k], False, chat) for k in range(1, n)]
-    texts += [_render(tokenizer, messages[:k], True, chat) for k in assistants]
-    # For display: the first message alone and twice, to find text the template adds before it.
-    texts += [_render(tokenizer, messages[:1], False, chat), _render_twice(tokenizer, messages[0], chat)]
-    ids_list = _tokenize(tokenizer, texts, chat)
-    full = list(ids_list[0])
+    # The whole conversation, and for display the first message alone and twice (to find text the
+    # template adds before it).
+    texts = [_render(tokenizer, messages, False, chat), _render(tokenizer, messages[:1], False, chat),
+             _render_twice(tokenizer, messages[0], chat)]
+    full, once, twice = (list(ids) for ids in _tokenize(tokenizer, texts, chat))
     total = len(full)
-
-    # bounds[k] = first token of message k (bounds[n] = end); clipped to be non-decreasing.
-    bounds = [0] + [common_prefix_length(ids, full) for ids in ids_list[1:n]] + [total]
-    for k in range(1, n + 1):
-        bounds[k] = max(bounds[k], bounds[k - 1])
-    reply_start = {}
-    for k, ids in zip(assistants, ids_list[n:]):
-        reply_start[k] = min(max(common_prefix_length(ids, full), bounds[k]), bounds[k + 1])
-    preamble = min(_preamble_length(ids_list[-2], ids_list[-1], full), bounds[1])
+    bounds, reply_start = _boundaries(tokenizer, messages, full, chat, total if max_length is None else max_length)
+    preamble = min(_preamble_length(once, twice, full), bounds[1])
     bounds[0] = preamble
 
-    trained_msgs = {"completion": {n - 1}, "assistant": set(assistants), "none": set(range(n))}[mode]
+    trained_msgs = {"completion": {n - 1}, "assistant": set(reply_start), "none": set(range(n))}[mode]
     labels = list(full) if mode == "none" else [IGNORE_INDEX] * total
     spans = []
     for k, m in enumerate(messages):
@@ -445,6 +469,8 @@ def messages_from_json(text: str) -> list[dict]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"The pasted chat is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
+    except RecursionError:
+        raise ValueError("The pasted JSON is nested too deeply: a chat is a flat list of messages.") from None
     if isinstance(data, dict) and "messages" in data:
         data = data["messages"]
     return check_messages(data)
@@ -474,4 +500,5 @@ __all__ = [
     "IGNORE_INDEX", "MODES", "Span", "LabeledExample", "build_labels", "TokenLosses", "token_losses",
     "token_texts", "token_bytes", "render_plain", "common_prefix_length",
     "check_messages", "messages_from_json", "prompt_response_messages", "clip_chars", "EXAMPLES", "MAX_CHARS",
+    "MAX_MESSAGES",
 ]

@@ -308,3 +308,60 @@ def _is_partial(b: bytes) -> bool:
         return False
     except UnicodeDecodeError:
         return True
+
+
+# --- long chats: linear work, same labels -------------------------------------------------------
+
+
+def prefix_labels(tokenizer, chat, mode, max_length=None):
+    """The former build_labels, kept as an oracle: render and tokenize EVERY prefix (quadratic work)."""
+    full = tokenizer.apply_chat_template(chat)["input_ids"]
+    n, total = len(chat), len(full)
+    bounds = [0] + [masking.common_prefix_length(tokenizer.apply_chat_template(chat[:k])["input_ids"], full)
+                    for k in range(1, n)] + [total]
+    for k in range(1, n + 1):
+        bounds[k] = max(bounds[k], bounds[k - 1])
+    labels = list(full) if mode == "none" else [IGNORE_INDEX] * total
+    for k, m in enumerate(chat):
+        if m["role"] == "assistant" and (mode == "assistant" or (mode == "completion" and k == n - 1)):
+            gen = tokenizer.apply_chat_template(chat[:k], add_generation_prompt=True)["input_ids"]
+            start = min(max(masking.common_prefix_length(gen, full), bounds[k]), bounds[k + 1])
+            labels[start:bounds[k + 1]] = full[start:bounds[k + 1]]
+    keep = total if max_length is None else max_length
+    return full[:keep], labels[:keep], [min(b, keep) for b in bounds[1:]]
+
+
+def long_chat(n: int) -> list[dict]:
+    """n alternating turns, some replies starting with indented code (their first token merges)."""
+    return [{"role": "user", "content": f"Question {k}?"} if k % 2 == 0 else
+            {"role": "assistant", "content": "    return x" if k % 6 == 1 else f"Answer {k}."} for k in range(n)]
+
+
+@pytest.mark.parametrize("max_length", [None, 512, 1000])
+@pytest.mark.parametrize("mode", ["completion", "assistant"])
+def test_long_chat_labels_equal_the_prefix_rendering_method(tokenizer, mode, max_length):
+    chat = long_chat(200)
+    ex = masking.build_labels(tokenizer, chat, mode, max_length=max_length)
+    ids, labels, ends = prefix_labels(tokenizer, chat, mode, max_length)
+    assert ex.input_ids == ids and ex.labels == labels
+    assert [s.end for s in ex.spans] == ends
+    assert ex.truncated == (max_length is not None)
+    assert ex.n_trained > 0 if mode == "assistant" or max_length is None else ex.n_trained == 0  # reply cut off
+
+
+def test_sixteen_hundred_messages_answer_in_bounded_time(tokenizer):
+    """1,600 one-character turns took 51 s when every prefix was rendered; the kept window bounds it."""
+    import time
+
+    chat = [{"role": "user" if k % 2 == 0 else "assistant", "content": "x"} for k in range(1_600)]
+    t0 = time.perf_counter()
+    ex = masking.build_labels(tokenizer, chat, "assistant", max_length=512)
+    elapsed = time.perf_counter() - t0
+    assert ex.n_tokens == 512 and ex.total_tokens > 1_600 * 5  # <|im_start|>user\nx<|im_end|>\n each
+    assert ex.n_trained > 0 and elapsed < 5, elapsed
+
+
+def test_too_many_messages_refused_with_the_limit(tokenizer):
+    chat = [{"role": "user" if k % 2 == 0 else "assistant", "content": "x"} for k in range(masking.MAX_MESSAGES + 2)]
+    with pytest.raises(ValueError, match=f"at most {masking.MAX_MESSAGES:,} messages; this one has 2,002"):
+        masking.build_labels(tokenizer, chat)
