@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ import datasets
 DATA_DIR = Path(__file__).resolve().parent / "datasets"
 SPLITS = ("train", "eval")
 MAX_UPLOAD_BYTES = 5_000_000  # uploads in the app: 5 MB
+MAX_JSON_DEPTH = 32
+"""A chat row is nested 4 or 5 levels deep (list, row, messages, message); a config.json 3 or 4.
+Deeper JSON is refused before any parser, which would otherwise recurse until Python gives up."""
 ROLES = ("system", "user", "assistant")
 FILE_TYPES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 SHAREGPT_ROLES = {
@@ -100,6 +104,12 @@ def _where(source: str, index: int) -> str:
 
 
 def _text(value, source: str, index: int, field: str) -> str:
+    """A text field as text: numbers and booleans (a CSV cell ``4``, a Parquet int column) become their
+    text; anything else that is not a string is refused with the row and field."""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as JSON writes it
+    if isinstance(value, (int, float)):
+        return str(value)
     if not isinstance(value, str):
         got = "missing" if value is None else f"a {type(value).__name__}"
         raise DatasetFormatError(f"{_where(source, index)}: field '{field}' must be text, got {got}.")
@@ -139,8 +149,8 @@ def to_messages(row: dict, fmt: str, source: str = "dataset", index: int = 0) ->
     if fmt == "alpaca":
         instruction = _text(row.get("instruction"), source, index, "instruction")
         extra = row.get("input")
-        if extra is not None and not isinstance(extra, str):
-            _text(extra, source, index, "input")
+        if extra is not None:
+            extra = _text(extra, source, index, "input")
         user = f"{instruction}\n\n{extra}" if extra else instruction
         return [
             {"role": "user", "content": user},
@@ -178,37 +188,108 @@ def convert(ds: datasets.Dataset, source: str = "dataset") -> datasets.Dataset:
     return datasets.Dataset.from_dict({"messages": rows})
 
 
-def _check_text_file(path: Path) -> None:
-    """Name the file, and the line, of the most common upload errors before ``datasets`` sees them."""
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?')  # a JSON string (or an unterminated one): never fails
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_PAIR = re.compile(r"\[\]|\{\}")
+
+
+def nested_deeper_than(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON in ``text`` nests lists / objects more than ``limit`` levels deep.
+
+    No parser and no recursion: strings are cut out, then the innermost ``[]`` / ``{}`` pairs are
+    removed ``limit`` times (each pass is one regular-expression substitution over the brackets).
+    Malformed bracketing is left for the JSON parser to report.
+    """
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(limit):
+        reduced = _PAIR.sub("", brackets)
+        if reduced == brackets:
+            return False
+        brackets = reduced
+    return _PAIR.search(brackets) is not None
+
+
+def _too_deep(where: str) -> DatasetFormatError:
+    return DatasetFormatError(
+        f"{where}: the JSON is nested more than {MAX_JSON_DEPTH} levels deep; a chat row needs about 5."
+    )
+
+
+def _no_true_false(pairs) -> dict:
+    """JSON object hook: ``true`` / ``false`` values kept as the text written in the file."""
+    return {k: ("true" if v is True else "false" if v is False else v) for k, v in pairs}
+
+
+def _loads(text: str):
+    """Numbers keep the exact text of the file (``4`` stays "4", never 4.0), so text fields stay text."""
+    return json.loads(text, parse_int=str, parse_float=str, parse_constant=str, object_pairs_hook=_no_true_false)
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; the most common upload errors name the file and the line."""
     raw = path.read_bytes()
     if not raw.strip():
         raise DatasetFormatError(f"{path.name} is empty.")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DatasetFormatError(f"{path.name} is not UTF-8 text (first bad byte on line {line}).") from None
-    if path.suffix == ".jsonl":
+
+
+def _json_rows(path: Path, text: str) -> list[dict]:
+    """The rows of a .jsonl (one object a line) or .json (a list of objects) file."""
+    if path.suffix.lower() == ".jsonl":
+        rows = []
         for i, line in enumerate(text.splitlines()):
             if not line.strip():
                 continue
+            if nested_deeper_than(line):
+                raise _too_deep(f"{path.name}, row {i + 1}")
             try:
-                obj = json.loads(line)
+                obj = _loads(line)
             except json.JSONDecodeError as e:
                 raise DatasetFormatError(f"{path.name}, row {i + 1}: not valid JSON ({e.msg}).") from None
             if not isinstance(obj, dict):
                 raise DatasetFormatError(f"{path.name}, row {i + 1}: each line must be a JSON object.")
-    elif path.suffix == ".json":
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DatasetFormatError(f"{path.name}: not valid JSON ({e.msg} at line {e.lineno}).") from None
-        if not isinstance(obj, list) or not all(isinstance(o, dict) for o in obj):
-            raise DatasetFormatError(f"{path.name}: a .json file must hold a list of objects, one per row.")
+            rows.append(obj)
+        if not rows:
+            raise DatasetFormatError(f"{path.name} is empty.")
+        return rows
+    if nested_deeper_than(text):
+        raise _too_deep(path.name)
+    try:
+        obj = _loads(text)
+    except json.JSONDecodeError as e:
+        raise DatasetFormatError(f"{path.name}: not valid JSON ({e.msg} at line {e.lineno}).") from None
+    if not isinstance(obj, list) or not all(isinstance(o, dict) for o in obj):
+        raise DatasetFormatError(f"{path.name}: a .json file must hold a list of objects, one per row.")
+    return obj
+
+
+def _json_table(path: Path, text: str) -> datasets.Dataset:
+    rows = _json_rows(path, text)
+    columns = list(dict.fromkeys(k for row in rows for k in row))  # every key, in order of first use
+    try:
+        return datasets.Dataset.from_dict({c: [row.get(c) for row in rows] for c in columns})
+    except Exception:  # a column mixing text with lists or objects: datasets' JSON reader keeps those as JSON
+        return datasets.load_dataset("json", data_files=str(path), split="train")
+
+
+def _csv_table(path: Path) -> datasets.Dataset:
+    """Every CSV cell as text (``2+2=,4`` gives "4", not the int 4); only an empty cell is missing."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    return datasets.Dataset.from_pandas(frame, preserve_index=False)
 
 
 def read_table(path: str | os.PathLike, max_bytes: int | None = None) -> datasets.Dataset:
-    """A local JSONL / JSON / CSV / Parquet file as stored (before conversion), via ``load_dataset``."""
+    """A local JSONL / JSON / CSV / Parquet file as stored (before conversion).
+
+    Text stays text: CSV cells are read as strings and JSON numbers keep their written form, so a
+    ``completion`` of ``4`` is the text "4" whatever type a reader would have guessed for the column.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetFormatError(f"{path.name}: no such file.")
@@ -218,11 +299,16 @@ def read_table(path: str | os.PathLike, max_bytes: int | None = None) -> dataset
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
         raise DatasetFormatError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
-    if builder != "parquet":
-        _check_text_file(path)
+    text = _read_text(path) if builder != "parquet" else ""
     try:
+        if builder == "json":
+            return _json_table(path, text)
+        if builder == "csv":
+            return _csv_table(path)
         return datasets.load_dataset(builder, data_files=str(path), split="train")
-    except Exception as e:  # datasets wraps parse errors in many types
+    except DatasetFormatError:
+        raise
+    except Exception as e:  # pandas, pyarrow and datasets raise parse errors of many types
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DatasetFormatError(f"{path.name} could not be read as {builder}: {reason}") from None
 

@@ -109,8 +109,9 @@ def test_prompt_completion_conversational_parquet(tmp_path):
     [
         ("bad.jsonl", '{"messages": []}\n{"messages": [{"role": "user", "content": "x"}]\n', r"bad\.jsonl, row 2: not valid JSON"),
         ("cols.jsonl", '{"question": "q", "answer": "a"}\n', r"match no SFT format"),
-        ("alp.jsonl", _jsonl([{"instruction": "i", "output": "o"}, {"instruction": "i", "output": 3}]),
-         r"alp\.jsonl, row 2: field 'output' must be text"),
+        ("alp.jsonl", _jsonl([{"instruction": "i", "output": "o"}, {"instruction": "i", "output": {"x": 3}}]),
+         r"alp\.jsonl, row 2: field 'output' must be text, got a dict"),
+        ("gap.csv", "prompt,completion\nQ,\n", r"gap\.csv, row 1: field 'completion' must be text, got missing"),
         ("role.jsonl", _jsonl([{"messages": [{"role": "robot", "content": "x"}]}]),
          r"row 1: field 'messages\[0\]\.role' is 'robot'"),
         ("share.jsonl", _jsonl([{"conversations": [{"from": "alien", "value": "x"}]}]),
@@ -126,6 +127,64 @@ def test_bad_files_name_file_row_and_field(tmp_path, name, content, message):
     p = _write(tmp_path, name, content)
     with pytest.raises(data.DatasetFormatError, match=message):
         data.load_sft_dataset(str(p))
+
+
+def test_numbers_in_csv_cells_are_text(tmp_path):
+    """``datasets`` would read a column of numbers as int64; a completion "4" is still text to train on."""
+    p = _write(tmp_path, "sums.csv", "prompt,completion\n2+2=,4\n7,007\nNA,None\n")
+    ds = data.load_sft_dataset(str(p))
+    assert [m[1]["content"] for m in ds["messages"]] == ["4", "007", "None"]  # "007" keeps its zeros
+    assert [m[0]["content"] for m in ds["messages"]] == ["2+2=", "7", "NA"]  # "NA" is text, not missing
+    table = data.read_table(p)
+    assert table.features["completion"].dtype in ("string", "large_string")
+
+
+def test_numbers_and_booleans_in_json_text_fields_are_text(tmp_path):
+    rows = [{"prompt": 5, "completion": True}, {"prompt": "x", "completion": 2.50}, {"prompt": "y", "completion": 4}]
+    p = _write(tmp_path, "pc.jsonl", '{"prompt": 5, "completion": true}\n{"prompt": "x", "completion": 2.50}\n'
+               '{"prompt": "y", "completion": 4}\n')
+    ds = data.load_sft_dataset(str(p))
+    # each number as written in the file: 2.50 stays "2.50" and 4 stays "4" (a float column would give "4.0")
+    assert [[m["content"] for m in msgs] for msgs in ds["messages"]] == [["5", "true"], ["x", "2.50"], ["y", "4"]]
+    alpaca = _write(tmp_path, "a.json", json.dumps([{"instruction": "Add one.", "input": 41, "output": 42}]))
+    assert data.load_sft_dataset(str(alpaca))[0]["messages"] == [
+        {"role": "user", "content": "Add one.\n\n41"}, {"role": "assistant", "content": "42"}]
+    messages = _write(tmp_path, "m.jsonl", _jsonl([{"messages": [{"role": "user", "content": 1},
+                                                                 {"role": "assistant", "content": 2}]}]))
+    assert [m["content"] for m in data.load_sft_dataset(str(messages))[0]["messages"]] == ["1", "2"]
+    assert len(rows) == len(ds)
+
+
+def test_numeric_csv_through_the_training_loader(tmp_path):
+    """The path the Train tab takes with an uploaded file: lab.training.load_splits."""
+    from lab import training
+
+    p = _write(tmp_path, "sums.csv", "prompt,completion\n" + "".join(f"{i}+{i}=,{2 * i}\n" for i in range(20)))
+    train, held_out = training.load_splits(str(p))
+    assert len(train) == 18 and len(held_out) == 2
+    assert train[3]["messages"] == [{"role": "user", "content": "3+3="}, {"role": "assistant", "content": "6"}]
+    assert held_out[-1]["messages"][1]["content"] == "38"
+
+
+def test_nesting_depth_is_measured_without_a_parser():
+    assert not data.nested_deeper_than("[" * 32 + "]" * 32)
+    assert data.nested_deeper_than("[" * 33 + "]" * 33)
+    assert data.nested_deeper_than('{"a": ' * 40 + "1" + "}" * 40)
+    assert not data.nested_deeper_than('{"text": "' + "[" * 500 + '", "x": "\\"{{{{"}')  # brackets in strings
+    assert not data.nested_deeper_than('{"a": [1, 2}' + "]" * 50)  # malformed: left to the JSON parser
+
+
+@pytest.mark.parametrize("name", ["deep.jsonl", "deep.json"])
+def test_deeply_nested_json_is_refused_with_a_sentence(tmp_path, name):
+    from lab import training
+
+    deep = '{"prompt": "q", "completion": ' + "[" * 5000 + "]" * 5000 + "}"
+    p = _write(tmp_path, name, f'{{"prompt": "q", "completion": "a"}}\n{deep}\n' if name.endswith("l") else f"[{deep}]")
+    where = r"deep\.jsonl, row 2" if name.endswith("l") else r"deep\.json"
+    with pytest.raises(data.DatasetFormatError, match=where + r": the JSON is nested more than 32 levels deep"):
+        data.load_sft_dataset(str(p))
+    with pytest.raises(ValueError, match="nested more than 32 levels"):
+        training.load_splits(str(p))  # the upload path of the Train tab
 
 
 def test_size_limit(tmp_path):
