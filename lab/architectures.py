@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,24 @@ DEFAULT = "SmolLM2-135M (the lab's model)"
 
 MAX_CONFIG_CHARS = 200_000
 """A config.json is a few kB; refuse anything much larger before parsing it."""
-MAX_LAYERS = 1024
-"""Building is linear in the number of layers; this keeps a pasted config from hanging the app."""
+
+# Caps on every size field of a config, at any nesting (text_config, ...), checked before anything is
+# built. Building and counting are linear in the number of modules, so a pasted config with 2,000
+# decoder layers would otherwise keep the server busy for minutes, and nothing can cancel it.
+MAX_LAYERS = 256
+"""Layers per stack (num_hidden_layers, n_layer, decoder_layers, ...): Llama-3.1-405B has 126."""
+MAX_WIDTH = 262_144
+"""Hidden, intermediate and head sizes: Llama-3.1-405B's widest matrix is 53,248."""
+MAX_VOCAB = 1_048_576
+"""Vocabulary entries: the largest real vocabularies are about 262,000 (Gemma 3)."""
+MAX_EXPERTS = 1_024
+"""Experts of a mixture-of-experts layer: DeepSeek-V3 has 256."""
+MAX_HEADS = 1_024
+"""Attention heads: Llama-3.1-405B has 128."""
+MAX_MODULES = 20_000
+"""Modules one build may create, whatever the config says (Llama-3.1-405B: about 1,400)."""
+MAX_BUILD_SECONDS = 20.0
+"""Wall time one build may take (a bundled 65B model builds in well under a second)."""
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # Modules LoRA can adapt, as peft dispatches them (class names; isinstance checks below).
@@ -137,10 +154,16 @@ def bundled_config_dict(name: str) -> dict:
 
 def parse_config_json(text: str) -> dict:
     """Parse the text of a ``config.json``; a malformed one gets a sentence saying where."""
+    from lab.data import MAX_JSON_DEPTH, nested_deeper_than
+
     if not isinstance(text, str) or not text.strip():
         raise ValueError("Paste the contents of a config.json (a JSON object) first.")
     if len(text) > MAX_CONFIG_CHARS:
         raise ValueError(f"That config.json is {len(text):,} characters; a real one is a few thousand.")
+    if nested_deeper_than(text, MAX_JSON_DEPTH):
+        raise ValueError(
+            f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep; a real config.json is 3 or 4 levels deep."
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -181,6 +204,7 @@ def config_from_dict(data: dict):
     """
     from transformers import AutoConfig
 
+    check_config_sizes(data)
     data = {k: v for k, v in data.items() if not k.startswith("_") and k != "auto_map"}
     model_type = data.pop("model_type", None)
     if not model_type or not isinstance(model_type, str):
@@ -215,7 +239,7 @@ def load_config(source, name: str | None = None):
     if not isinstance(source, str) or not source.strip():
         raise ValueError("Give a bundled architecture name, a config dict, config.json text or a Hub id.")
     text = source.strip()
-    if text.startswith("{"):
+    if text.startswith(("{", "[", '"')) or "\n" in text:  # JSON text, not a name: say what is wrong with it
         return config_from_dict(parse_config_json(text)), name or "pasted config.json"
     if text in BUNDLED or text in BUNDLED.values():
         display = text if text in BUNDLED else next(k for k, v in BUNDLED.items() if v == text)
@@ -231,26 +255,94 @@ def _config_key(config) -> str:
     return json.dumps(config.to_dict(), sort_keys=True, default=str)
 
 
-def _check_size(config) -> None:
-    sub = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for attr in ("num_hidden_layers", "n_layer", "num_layers"):
-        n = getattr(sub, attr, None)
-        if isinstance(n, int) and n > MAX_LAYERS:
-            raise ValueError(f"{attr}={n:,} is more layers than any real model; the calculator stops at {MAX_LAYERS}.")
+def _size_limit(key: str):
+    """(cap, what) for a config field that sets a size, or None for any other field."""
+    k = key.lower()
+    if "vocab" in k:
+        return MAX_VOCAB, "vocabulary entries"
+    if k.endswith(("size", "dim", "n_embd", "d_model", "n_inner", "d_ff", "d_kv", "width")):
+        return MAX_WIDTH, "width"
+    if "layer" in k:
+        return MAX_LAYERS, "layers"
+    if "expert" in k:
+        return MAX_EXPERTS, "experts"
+    if "head" in k:
+        return MAX_HEADS, "attention heads"
+    return None
+
+
+def check_config_sizes(data: dict) -> None:
+    """Refuse a config whose sizes no real model has, before transformers builds anything.
+
+    Every numeric field is looked at, nested configs (``text_config``, ``decoder``, ...) and lists
+    included, without recursion: layer counts (any key with "layer"), widths (keys ending in
+    ``size`` / ``dim``), vocabularies, experts and heads each have a cap (``MAX_*`` above).
+    """
+    from lab.data import MAX_JSON_DEPTH
+
+    stack = [("", data, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(
+                f"The config is nested more than {MAX_JSON_DEPTH} levels deep; a real config.json is 3 or 4 levels deep."
+            )
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v, depth + 1) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((path, v, depth + 1) for v in value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            limit = _size_limit(path.rpartition(".")[2])
+            if limit is not None and not value <= limit[0]:  # NaN fails too
+                cap, what = limit
+                raise ValueError(
+                    f"{path}={value:,} is more {what} than any real model; the calculator stops at {cap:,}."
+                    if what != "width" else
+                    f"{path}={value:,} is wider than any real model; the calculator stops at {cap:,}."
+                )
+
+
+class _BuildTooBig(Exception):
+    pass
+
+
+class _BuildBudget:
+    """Counts the modules one build creates in this thread and watches the clock; over either limit
+    it stops the build from inside (torch's module-registration hook), so no config can hang it."""
+
+    def __init__(self):
+        self.thread = threading.get_ident()
+        self.modules = 0
+        self.start = time.perf_counter()
+
+    def __call__(self, module, name, submodule):
+        if threading.get_ident() != self.thread:
+            return None
+        self.modules += 1
+        if self.modules > MAX_MODULES:
+            raise _BuildTooBig(f"This config builds more than {MAX_MODULES:,} modules; the calculator stops there.")
+        if time.perf_counter() - self.start > MAX_BUILD_SECONDS:
+            raise _BuildTooBig(f"Building this config took more than {MAX_BUILD_SECONDS:g} s; the calculator stops there.")
+        return None
 
 
 def build_meta_model(config) -> torch.nn.Module:
     """Build the causal LM of ``config`` on the meta device (shapes only, no memory, no download)."""
     from transformers import AutoModelForCausalLM
 
-    _check_size(config)
+    from torch.nn.modules.module import register_module_module_registration_hook
+
+    check_config_sizes(config.to_dict())
     tf_logger = logging.getLogger("transformers")
     level = tf_logger.level
     tf_logger.setLevel(logging.ERROR)
+    hook = register_module_module_registration_hook(_BuildBudget())
     try:
         with warnings.catch_warnings(), torch.device("meta"):
             warnings.simplefilter("ignore")
             return AutoModelForCausalLM.from_config(config)
+    except _BuildTooBig as e:
+        raise ValueError(str(e)) from None
     except ValueError as e:
         if "Unrecognized configuration class" in str(e):
             raise ValueError(
@@ -261,6 +353,7 @@ def build_meta_model(config) -> torch.nn.Module:
     except Exception as e:  # shape mistakes in a pasted config end up here (e.g. heads not dividing width)
         raise ValueError(f"transformers could not build this config: {type(e).__name__}: {e}") from None
     finally:
+        hook.remove()
         tf_logger.setLevel(level)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -106,6 +107,14 @@ def test_layer_pattern():
         ('{"model_type": "no-such-model"}', "does not know the model type"),
         ('{"model_type": "vit"}', "cannot build a causal language model"),
         ('{"model_type": "llama", "num_hidden_layers": 100000}', "more layers than any real model"),
+        ('{"model_type": "llama", "text_config": {"num_hidden_layers": 999}}', "text_config.num_hidden_layers=999"),
+        ('{"model_type": "llama", "hidden_size": 10000000}', "wider than any real model; the calculator stops at 262,144"),
+        ('{"model_type": "llama", "vocab_size": 1e12}', "more vocabulary entries than any real model"),
+        ('{"model_type": "mixtral", "num_local_experts": 5000}', "more experts than any real model"),
+        ('{"model_type": "llama", "num_attention_heads": 100000}', "more attention heads than any real model"),
+        ('{"model_type": "llama", "num_hidden_layers": NaN}', "num_hidden_layers=nan is more layers"),
+        ('{"model_type": "llama", "x": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}", "nested more than 32 levels deep"),
+        ("model_type: llama\nhidden_size: 64", "not valid JSON: "),  # YAML pasted: JSON text, not a name
         ("nonsense", "neither a bundled architecture"),
         ("org/model", "offline"),
         ("../../etc/passwd", "not a Hub model id"),
@@ -120,3 +129,41 @@ def test_bad_configs_get_a_sentence(source, words):
         assert words in message
     if "JSON" in (words or ""):
         assert "line 1, column" in message
+
+
+def test_a_2000_layer_bart_is_refused_at_once():
+    """Reported: decoder_layers=2000 in a BART config kept a CPU busy for 193 s (built, then counted)."""
+    from transformers import BartConfig
+
+    A.architecture("gpt2")  # imports done: time only the refusal
+    for layers in (2000, 4000):
+        data = {**BartConfig().to_dict(), "decoder_layers": layers}
+        t0 = time.perf_counter()
+        with pytest.raises(ValueError, match=f"decoder_layers={layers:,} is more layers than any real model; "
+                                             f"the calculator stops at {A.MAX_LAYERS}"):
+            A.architecture(json.dumps(data))
+        assert time.perf_counter() - t0 < 2.0
+    config = BartConfig(encoder_layers=999)  # a PretrainedConfig goes through the same caps
+    with pytest.raises(ValueError, match="encoder_layers=999"):
+        A.architecture(config)
+
+
+def test_the_largest_allowed_depth_still_builds():
+    data = {**A.bundled_config_dict("smollm2-135m"), "num_hidden_layers": A.MAX_LAYERS}
+    arch = A.architecture(data)
+    assert sum(1 for m in arch.modules if m.name.endswith(".self_attn.q_proj")) == A.MAX_LAYERS
+
+
+def test_every_build_has_a_module_and_time_budget(monkeypatch):
+    """Whatever a config's fields say, one build creates at most MAX_MODULES modules in MAX_BUILD_SECONDS."""
+    data = {**A.bundled_config_dict("smollm2-135m"), "num_hidden_layers": 20}
+    config = A.config_from_dict(data)
+    monkeypatch.setattr(A, "MAX_MODULES", 100)  # 20 Llama layers make about 300 modules
+    with pytest.raises(ValueError, match="more than 100 modules"):
+        A.build_meta_model(config)
+    monkeypatch.setattr(A, "MAX_MODULES", 20_000)
+    monkeypatch.setattr(A, "MAX_BUILD_SECONDS", 0.0)
+    with pytest.raises(ValueError, match="took more than 0 s"):
+        A.build_meta_model(config)
+    monkeypatch.setattr(A, "MAX_BUILD_SECONDS", 20.0)
+    assert sum(p.numel() for p in A.build_meta_model(config).parameters()) > 0  # the hook is gone again
