@@ -34,6 +34,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from lab import checks
 from lab.architectures import CONV1D, EMBEDDING, LINEAR, Architecture, architecture, layer_pattern
 from lab.lora_targets import (  # noqa: F401  (re-exported: the public API lives in lab.lora)
     ALL_LINEAR,
@@ -45,6 +46,9 @@ from lab.lora_targets import (  # noqa: F401  (re-exported: the public API lives
 )
 
 MAX_RANK = 1024
+MAX_ALPHA = 10_000
+"""alpha only scales the update (by alpha / r); real runs use 8 to 512."""
+DEFAULT_ALPHA = 16
 BIAS_MODES = ("none", "all", "lora_only")
 
 
@@ -159,19 +163,18 @@ class LoraCount:
         return kw
 
 
-def _check_rank(r) -> int:
-    if isinstance(r, bool) or not isinstance(r, (int, float)) or int(r) != r:
-        raise ValueError(f"The rank r must be a whole number, not {r!r}.")
-    r = int(r)
-    if not 1 <= r <= MAX_RANK:
-        raise ValueError(f"The rank r must be between 1 and {MAX_RANK}, not {r}.")
-    return r
+def check_rank(r) -> int:
+    """The rank as an int from 1 to MAX_RANK, or a sentence naming the range."""
+    return checks.whole_number("The rank r", r, 1, MAX_RANK)
+
+
+def check_alpha(alpha) -> float:
+    """LoRA's alpha as a float above 0 and at most MAX_ALPHA (the widget's minimum is 0.001)."""
+    return checks.number("alpha", alpha, 0.001, MAX_ALPHA)
 
 
 def _check_bias(bias) -> str:
-    if bias not in BIAS_MODES:
-        raise ValueError(f"bias must be one of {', '.join(BIAS_MODES)}, not {bias!r}.")
-    return bias
+    return checks.one_of("bias", bias, BIAS_MODES)
 
 
 def count_lora_params(
@@ -191,7 +194,7 @@ def count_lora_params(
 
     Per adapted matrix: ``r · (d_in + d_out)`` (+ ``d_out`` with DoRA); see the module docstring.
     """
-    r = _check_rank(r)
+    r = check_rank(r)
     bias = _check_bias(bias)
     arch, targets, save, res = resolve(config, target_modules, modules_to_save, name)
     if use_dora and any(t.kind == "Parameter" for t in res.targets):
@@ -256,38 +259,48 @@ def check_with_peft(
     use_dora: bool = False,
     modules_to_save=None,
     name: str | None = None,
+    lora_alpha: float = DEFAULT_ALPHA,
 ) -> PeftCheck:
     """Really run ``peft.get_peft_model`` on a fresh meta-device model and return peft's own count.
 
-    Same inputs as :func:`count_lora_params`; presets are resolved the same way, and the resulting
-    ``LoraConfig`` goes to peft unchanged. Nothing is allocated: the model lives on the meta device.
+    Same inputs as :func:`count_lora_params`, plus ``lora_alpha`` (it scales the update and changes no
+    count, but it is part of the ``LoraConfig`` shown); presets are resolved the same way, and the
+    resulting ``LoraConfig`` goes to peft unchanged.
+
+    Nothing is allocated: the model lives on the meta device, and so do the adapters. peft creates
+    each LoRA A and B as an ordinary ``nn.Linear`` before moving it to the base layer's device, so
+    ``get_peft_model`` runs under ``torch.device("meta")`` too; otherwise a model 262,144 wide would
+    first allocate gigabytes of real adapter weights.
     """
+    import torch
     from peft import LoraConfig, get_peft_model
 
     from lab.architectures import build_meta_model
 
-    r = _check_rank(r)
+    r = check_rank(r)
+    lora_alpha = check_alpha(lora_alpha)
     bias = _check_bias(bias)
     arch, targets, save, _ = resolve(config, target_modules, modules_to_save, name)
     t0 = time.perf_counter()
     model = build_meta_model(arch.config)
     lc = LoraConfig(
-        r=r, lora_alpha=r, target_modules=copy.copy(targets), bias=bias, use_dora=bool(use_dora),
+        r=r, lora_alpha=lora_alpha, target_modules=copy.copy(targets), bias=bias, use_dora=bool(use_dora),
         modules_to_save=list(save) or None,
     )
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.device("meta"):
             warnings.simplefilter("ignore")
             peft_model = get_peft_model(model, lc)
     except (ValueError, TypeError, RuntimeError) as e:
         raise ValueError(f"peft refused this configuration: {e}") from None
     trainable, total = peft_model.get_nb_trainable_parameters()
     return PeftCheck(int(trainable), int(total), time.perf_counter() - t0, lora_config_code(
-        count_lora_params(arch, r, targets, bias, use_dora, save), lora_alpha=r))
+        count_lora_params(arch, r, targets, bias, use_dora, save), lora_alpha=peft_model.peft_config["default"].lora_alpha))
 
 
-def lora_config_code(count: LoraCount, lora_alpha: float = 16) -> str:
+def lora_config_code(count: LoraCount, lora_alpha: float = DEFAULT_ALPHA) -> str:
     """The ``LoraConfig(...)`` line that reproduces ``count`` with peft."""
+    lora_alpha = check_alpha(lora_alpha)
     alpha = int(lora_alpha) if float(lora_alpha).is_integer() else lora_alpha
     parts = [f"r={count.r}", f"lora_alpha={alpha}", f"target_modules={count.target_modules!r}"]
     if count.bias != "none":
@@ -355,8 +368,8 @@ def expected_four_bit_naive(config) -> int:
 
 
 __all__ = [
-    "ALL_LINEAR", "BIAS_MODES", "EMBEDDING", "MAX_RANK", "PRESETS", "FourBitCount", "LoraCount", "ModuleRow",
-    "PeftCheck", "check_with_peft", "count_lora_params", "estimate_memory", "lora_config_code", "expected_four_bit_naive", "four_bit_counts",
+    "ALL_LINEAR", "BIAS_MODES", "DEFAULT_ALPHA", "EMBEDDING", "MAX_ALPHA", "MAX_RANK", "PRESETS", "FourBitCount", "LoraCount", "ModuleRow",
+    "PeftCheck", "check_alpha", "check_rank", "check_with_peft", "count_lora_params", "estimate_memory", "lora_config_code", "expected_four_bit_naive", "four_bit_counts",
     "module_choices", "preset_targets", "quantized_params", "resolve", "save_choices", "trainable_by_rank",
 ]
 

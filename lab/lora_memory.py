@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lab import checks
 from lab.architectures import Architecture, architecture
 from lab.lora import ALL_LINEAR, count_lora_params, quantized_params
 
@@ -39,6 +40,9 @@ NF4_BITS = 4 + 8 / 64 + 32 / (64 * 256)
 ADAM_BYTES = 8
 """AdamW's two fp32 moments per trainable parameter (paged or not: paging moves them, same size)."""
 GB = 1e9
+MAX_BATCH = 4096
+MAX_SEQ_LEN = 1_048_576
+MAX_OVERHEAD_GB = 100
 
 
 @dataclass(frozen=True)
@@ -143,15 +147,6 @@ def activation_bytes(arch: Architecture, batch_size: int, seq_len: int, gradient
     return layers + logits + embeddings
 
 
-def _check(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise ValueError(f"{name} must be a whole number, not {value!r}.")
-    value = int(value)
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {lo:,} and {hi:,}, not {value:,}.")
-    return value
-
-
 def estimate_memory(
     config,
     method: str,
@@ -175,18 +170,16 @@ def estimate_memory(
     Adam's moments are always fp32.
     ``overhead_gb``: an allowance for the CUDA context and allocator cache (0 on a CPU).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}.")
+    method = checks.one_of("method", method, METHODS)
     if precision not in (16, 32):
         raise ValueError(f"precision must be 16 or 32 (bits), not {precision!r}.")
     adapter_precision = precision if adapter_precision is None else adapter_precision
     if adapter_precision not in (16, 32):
         raise ValueError(f"adapter_precision must be 16 or 32 (bits), not {adapter_precision!r}.")
     ab = adapter_precision // 8
-    batch_size = _check("batch size", batch_size, 1, 4096)
-    seq_len = _check("sequence length", seq_len, 1, 1_048_576)
-    if not 0 <= float(overhead_gb) <= 100:
-        raise ValueError(f"overhead_gb must be between 0 and 100, not {overhead_gb!r}.")
+    batch_size = checks.whole_number("batch size", batch_size, 1, MAX_BATCH)
+    seq_len = checks.whole_number("sequence length", seq_len, 1, MAX_SEQ_LEN)
+    overhead_gb = checks.number("overhead_gb", overhead_gb, 0, MAX_OVERHEAD_GB)
     b = precision // 8
     arch = config if isinstance(config, Architecture) else architecture(config)
     n_all = arch.total

@@ -84,13 +84,17 @@ def preset_targets(arch: Architecture, preset: str) -> list[str] | str:
     if preset == "attention":
         if not attn:
             raise ValueError(f"No linear layers inside an attention block in {arch.name}; pick modules by name.")
-        others = [m.name for m in linear if not m.in_attention]
+        taken = set()  # every dotted suffix of a linear layer outside attention (one set: linear time)
+        for m in linear:
+            if not m.in_attention:
+                parts = m.name.split(".")
+                taken.update(".".join(parts[i:]) for i in range(len(parts)))
         targets = set()
         for m in attn:
             parts = m.name.split(".")
             for k in range(1, len(parts) + 1):
                 suffix = ".".join(parts[-k:])
-                if not any(o == suffix or o.endswith("." + suffix) for o in others):
+                if suffix not in taken:
                     targets.add(suffix)
                     break
         return sorted(targets)

@@ -155,10 +155,75 @@ def test_four_bit_numel_is_half_and_the_correction_restores_it(real_model):
     assert counts.packed_tensors == 30 * 7
 
 
-@pytest.mark.parametrize("r", [0, -1, 1.5, 2000, True, "8"])
+@pytest.mark.parametrize("r", [0, -1, 1.5, 2000, True, "abc", float("nan"), float("inf"), 1e30, None])
 def test_bad_rank(r):
-    with pytest.raises(ValueError, match="rank r must"):
+    with pytest.raises(ValueError, match="The rank r must be a whole number from 1 to 1,024, not "):
         lora.count_lora_params("gpt2", r=r)
+    with pytest.raises(ValueError, match="The rank r must be a whole number from 1 to 1,024"):
+        lora.check_with_peft("gpt2", r=r)
+
+
+@pytest.mark.parametrize("alpha", [0, -16, float("nan"), float("inf"), "abc", 1e30, None])
+def test_bad_alpha(alpha):
+    with pytest.raises(ValueError, match="alpha must be a number from 0.001 to 10000, not "):
+        lora.check_with_peft(truncated("smollm2-135m"), r=8, lora_alpha=alpha)
+
+
+def test_peft_check_shows_the_alpha_it_was_given():
+    """Reported: r=64 with alpha 16 showed `lora_alpha=64` (alpha was set to r)."""
+    check = lora.check_with_peft(truncated("smollm2-135m"), r=64, target_modules="lora-paper", lora_alpha=16)
+    assert "r=64, lora_alpha=16," in check.lora_config
+    assert "lora_alpha=32.5" in lora.check_with_peft(truncated("smollm2-135m"), r=8, lora_alpha=32.5).lora_config
+    assert "lora_alpha=16," in lora.check_with_peft(truncated("smollm2-135m"), r=8).lora_config  # the default
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_peft_check_allocates_no_real_memory():
+    """Reported: hidden_size=262,144 made "Check with peft" allocate 2 GB. peft builds each LoRA A and B
+    as a CPU nn.Linear before moving it to the (meta) base layer; under torch.device("meta") it does not.
+    Measured on this config without the meta context: RSS grew by 2.9 GB; with it, by about 10 MB."""
+    import threading
+
+    data = {**A.bundled_config_dict("llama-2-7b"), "hidden_size": 262_144}  # 32 layers
+    arch = A.architecture(data)
+    lora.check_with_peft(truncated("smollm2-135m"), r=8)  # peft imported, first-call caches filled
+    before, peak, done = _rss_bytes(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            done.wait(0.002)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        check = lora.check_with_peft(arch, r=8, target_modules="all-linear")
+    finally:
+        done.set()
+        sampler.join()
+    grown = max(peak[0], _rss_bytes()) - before
+    assert grown < 200e6, f"RSS grew by {grown / 1e6:.0f} MB"
+    assert check.trainable == lora.count_lora_params(arch, 8, "all-linear").trainable
+
+
+def test_the_attention_preset_is_linear_in_depth():
+    """Reported with the 2,000-layer BART: naming the attention layers compared every layer with every
+    other (minutes). Now one set of suffixes: a 256-layer BART (2,048 attention matrices) in well under 1 s."""
+    import time
+
+    from transformers import BartConfig
+
+    arch = A.architecture(BartConfig(decoder_layers=A.MAX_LAYERS).to_dict())
+    t0 = time.perf_counter()
+    targets = lora.preset_targets(arch, "attention")
+    assert time.perf_counter() - t0 < 1.0
+    assert targets == ["k_proj", "out_proj", "q_proj", "v_proj"]  # fc1 / fc2 sit outside attention
+    count = lora.count_lora_params(arch, 8, targets)
+    assert count.n_adapted == 8 * A.MAX_LAYERS  # self- and cross-attention q, k, v, out in every layer
 
 
 def test_unknown_module_lists_the_valid_names():

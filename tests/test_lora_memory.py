@@ -105,11 +105,17 @@ def test_activation_estimate_against_autograd_on_the_real_model(real_model):
     ("kwargs", "words"),
     [
         (dict(method="half"), "method must be one of"),
-        (dict(method="full", batch_size=0), "batch size must be between"),
-        (dict(method="full", seq_len=1.5), "sequence length must be a whole number"),
+        (dict(method="full", batch_size=0), "batch size must be a whole number from 1 to 4,096, not 0"),
+        (dict(method="full", batch_size=float("nan")), "batch size must be a whole number from 1 to 4,096, not nan"),
+        (dict(method="full", batch_size="abc"), "batch size must be a whole number from 1 to 4,096, not 'abc'"),
+        (dict(method="full", seq_len=1.5), "sequence length must be a whole number from 1 to 1,048,576, not 1.5"),
+        (dict(method="full", seq_len=1e30), "sequence length must be a whole number from 1 to 1,048,576"),
+        (dict(method="full", seq_len=float("inf")), "sequence length must be a whole number from 1 to 1,048,576"),
         (dict(method="lora", precision=8), "precision must be 16 or 32"),
         (dict(method="qlora", r=0), "rank r must"),
-        (dict(method="full", overhead_gb=-1), "overhead_gb must be between"),
+        (dict(method="lora", r=float("nan")), "The rank r must be a whole number from 1 to 1,024, not nan"),
+        (dict(method="full", overhead_gb=-1), "overhead_gb must be a number from 0 to 100, not -1"),
+        (dict(method="full", overhead_gb=float("nan")), "overhead_gb must be a number from 0 to 100"),
     ],
 )
 def test_bad_inputs(kwargs, words):
