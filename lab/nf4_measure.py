@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass
 
 import torch
 
-from lab import nf4
+from lab import checks, nf4
 
 SYNTHETIC_KINDS = ("normal", "uniform", "heavy-tailed")
 MAX_SYNTHETIC = 16_777_216
+MAX_SEED = 2**32 - 1
+MAX_LAYERS = 1_000
+"""Upper bound of a layer index before the model is consulted (its own count is checked after)."""
 WEIGHT_STD = 0.02
 """Synthetic tensors are scaled like a pre-trained weight matrix (std ≈ 0.02)."""
 MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -40,13 +44,10 @@ def synthetic_tensor(kind: str = "normal", n: int = 65_536, seed: int = 0) -> to
     "heavy-tailed": Student's t with 3 degrees of freedom, plus 1 value in 1,000 pushed to
     ±20 σ: the outliers that make one block's absmax large and crush its other values to 0.
     """
-    if kind not in SYNTHETIC_KINDS:
-        raise ValueError(f"The synthetic tensor kind must be one of {', '.join(SYNTHETIC_KINDS)}, not {kind!r}.")
-    if isinstance(n, float) and n.is_integer():
-        n = int(n)
-    if not isinstance(n, int) or not 1 <= n <= MAX_SYNTHETIC:
-        raise ValueError(f"The number of values must be a whole number from 1 to {MAX_SYNTHETIC:,}, not {n!r}.")
-    g = torch.Generator().manual_seed(int(seed))
+    checks.one_of("The synthetic tensor kind", kind, SYNTHETIC_KINDS)
+    n = checks.whole_number("The number of values (synthetic)", n, 1, MAX_SYNTHETIC)
+    seed = checks.whole_number("The seed (synthetic)", seed, 0, MAX_SEED)
+    g = torch.Generator().manual_seed(seed)
     if kind == "normal":
         return torch.randn(n, generator=g) * WEIGHT_STD
     if kind == "uniform":
@@ -62,10 +63,10 @@ def synthetic_tensor(kind: str = "normal", n: int = 65_536, seed: int = 0) -> to
 
 def weight_name(layer: int, module: str) -> str:
     """The parameter name of ``module`` in decoder layer ``layer`` (Llama layout)."""
-    if module not in MODULES:
-        raise ValueError(f"The module must be one of {', '.join(MODULES)}, not {module!r}.")
+    checks.one_of("The module", module, MODULES)
+    layer = checks.whole_number("The layer", layer, 0, MAX_LAYERS - 1)
     part = "self_attn" if module in MODULES[:4] else "mlp"
-    return f"model.layers.{int(layer)}.{part}.{module}.weight"
+    return f"model.layers.{layer}.{part}.{module}.weight"
 
 
 def model_weight(layer: int, module: str, model=None) -> torch.Tensor:
@@ -73,11 +74,7 @@ def model_weight(layer: int, module: str, model=None) -> torch.Tensor:
     from lab import models
 
     model = model if model is not None else models.shared_model()
-    n_layers = model.config.num_hidden_layers
-    if isinstance(layer, float) and layer.is_integer():
-        layer = int(layer)
-    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < n_layers:
-        raise ValueError(f"The layer must be a whole number from 0 to {n_layers - 1}, not {layer!r}.")
+    layer = checks.whole_number("The layer", layer, 0, model.config.num_hidden_layers - 1)
     return model.get_parameter(weight_name(layer, module)).detach()
 
 
@@ -131,10 +128,7 @@ class BlockView:
 def block_view(x: torch.Tensor, packed: torch.Tensor, state: nf4.QuantState, block: int = 0,
                max_values: int = 64, x_hat: torch.Tensor | None = None) -> BlockView:
     """Zoom into block ``block`` of ``x`` quantized as ``(packed, state)`` (its first ``max_values``)."""
-    if isinstance(block, float) and block.is_integer():
-        block = int(block)
-    if isinstance(block, bool) or not isinstance(block, int) or not 0 <= block < state.n_blocks:
-        raise ValueError(f"The block index must be a whole number from 0 to {state.n_blocks - 1}, not {block!r}.")
+    block = checks.whole_number("The block index", block, 0, state.n_blocks - 1)
     start = block * state.blocksize
     stop = min(start + state.blocksize, state.numel)
     shown = min(stop, start + max_values)
@@ -173,12 +167,7 @@ def memory_for_size(billions: float, blocksize: int = 64) -> list[dict]:
 
     (Real QLoRA models keep embeddings and norms in 16 bits; at 65B they are < 1% of the weights.)
     """
-    try:
-        billions = float(billions)
-    except (TypeError, ValueError):
-        raise ValueError(f"The model size must be a number of billions of parameters, not {billions!r}.") from None
-    if not 0 < billions <= 10_000:
-        raise ValueError(f"The model size must be between 0 and 10,000 billion parameters, not {billions}.")
+    billions = checks.number("The model size (billions of parameters)", billions, 0.001, 10_000)
     n = billions * 1e9
     return [{"format": f, "bits_per_param": 8 * weight_bytes(n, f, blocksize) / n,
              "gb": weight_bytes(n, f, blocksize) / 1e9} for f in FORMATS]
@@ -258,34 +247,40 @@ def bundled_model_memory(full_model=None, nf4_model=None) -> ModelMemory:
 # --- loss --------------------------------------------------------------------------------------
 
 
-def simulated_nf4_model(model, blocksize: int = 64, double_quant: bool = True, dtype=torch.bfloat16):
+def simulated_nf4_model(model, blocksize: int = 64, double_quant: bool = True, dtype=torch.bfloat16,
+                        on_layer=None):
     """A full-precision copy of ``model`` whose Linear weights went through ``lab.nf4``.
 
     Each decoder-layer weight ``W`` becomes ``dequantize(quantize(W.to(dtype)))`` in fp32 (what
     bitsandbytes stores, cast from the 16-bit load dtype): the 4-bit weight error alone, with
-    the arithmetic still in fp32.
+    the arithmetic still in fp32. ``on_layer(fraction)`` is called after each weight (for progress).
     """
     import copy
 
     sim = copy.deepcopy(model)
+    linears = [m for name, m in sim.named_modules() if isinstance(m, torch.nn.Linear) and ".layers." in f".{name}"]
     with torch.no_grad():
-        for name, module in sim.named_modules():
-            if isinstance(module, torch.nn.Linear) and ".layers." in f".{name}":
-                w = module.weight
-                w.copy_(nf4.roundtrip(w.to(dtype), blocksize, "nf4", double_quant).float())
+        for k, module in enumerate(linears):
+            w = module.weight
+            w.copy_(nf4.roundtrip(w.to(dtype), blocksize, "nf4", double_quant).float())
+            if on_layer is not None:
+                on_layer((k + 1) / len(linears))
     return sim
 
 
 def _sft_loss(model, tokenizer, messages) -> tuple[float, int]:
-    """Mean next-token loss on the final reply (SFT labels from ``lab.masking``), and its token count."""
-    from lab import masking, models
+    """Mean next-token loss on the final reply (SFT labels from ``lab.masking``), and its token count.
+
+    Run it inside ``models.dequantized_base(model)``: 4-bit layers computed as in training (bitsandbytes'
+    own CPU inference path would repack the stored weights in place, undoing double quantization, and
+    change the memory measured above), each weight dequantized once for all the rows.
+    """
+    from lab import masking
 
     ex = masking.build_labels(tokenizer, messages)
     ids = torch.tensor([ex.input_ids])
     labels = torch.tensor([ex.labels])
-    # 4-bit layers computed as in training; bitsandbytes' own CPU inference path would repack the
-    # stored weights in place (undoing double quantization) and change the memory measured above.
-    with models.dequantized_base(model), torch.inference_mode():
+    with torch.inference_mode():
         loss = model(input_ids=ids, labels=labels).loss
     return float(loss), sum(1 for t in ex.labels[1:] if t != -100)
 
@@ -298,39 +293,63 @@ def _rows(dataset: str, n_rows: int) -> tuple:
     return tuple(ds[i]["messages"] for i in range(min(n_rows, len(ds))))
 
 
-def loss_comparison(n_rows: int = 4, dataset: str = "pirate", models_by_name: dict | None = None) -> list[dict]:
+def loss_comparison(n_rows: int = 4, dataset: str = "pirate", models_by_name: dict | None = None,
+                    on_step=None) -> list[dict]:
     """SFT loss (mean over reply tokens) of each model on the first ``n_rows`` rows of ``dataset``.
 
     Default models: the bundled model in fp32, the same weights through ``lab.nf4`` (fp32
     arithmetic), and the bitsandbytes NF4 + DQ model that QLoRA trains (16-bit arithmetic where
     the CPU has native bf16). Returns one row per model: loss, perplexity exp(loss), Δ vs fp32.
+    ``on_step(fraction, what)`` is called as the work goes (a model to load, a row to score), so a
+    caller can show real progress.
     """
     from lab import models
 
-    if not isinstance(n_rows, int) or not 1 <= n_rows <= 32:
-        raise ValueError(f"The number of dataset rows must be from 1 to 32, not {n_rows!r}.")
+    n_rows = checks.whole_number("The number of dataset rows", n_rows, 1, 32)
     tokenizer = models.shared_tokenizer()
     rows_msgs = _rows(dataset, n_rows)
-    if models_by_name is None:
-        full = models.shared_model()
-        models_by_name = {
-            "full precision (fp32)": full,
-            "NF4 + DQ weights via lab.nf4 (fp32 arithmetic)": _shared_simulated(),
+    if models_by_name is None:  # each loader takes a progress callback (only the lab.nf4 copy uses it)
+        loaders = {
+            "full precision (fp32)": lambda on_part: models.shared_model(),
+            "NF4 + DQ weights via lab.nf4 (fp32 arithmetic)": _shared_simulated,
             f"NF4 + DQ via bitsandbytes ({str(models.compute_dtype()).split('.')[-1]} arithmetic)":
-                models.shared_model(quantization="nf4"),
+                lambda on_part: models.shared_model(quantization="nf4"),
         }
+    else:
+        loaders = {name: (lambda on_part, m=model: m) for name, model in models_by_name.items()}
+    report = on_step or (lambda fraction, what: None)
+    units = len(loaders) * (1 + len(rows_msgs))  # one per model loaded, one per row scored
+    unit = 0
     out = []
-    for name, model in models_by_name.items():
-        losses, tokens = zip(*(_sft_loss(model, tokenizer, m) for m in rows_msgs))
+    for name, load in loaders.items():
+        what = f"Loading: {name}"
+        report(unit / units, what)
+        model = load(lambda f, u=unit, what=what: report((u + f) / units, what))
+        unit += 1
+        scored = []
+        with models.dequantized_base(model):  # each 4-bit weight dequantized once for all the rows
+            for k, m in enumerate(rows_msgs):
+                report(unit / units, f"Scoring row {k + 1} of {len(rows_msgs)}: {name}")
+                scored.append(_sft_loss(model, tokenizer, m))
+                unit += 1
+        losses, tokens = zip(*scored)
         mean = sum(l * t for l, t in zip(losses, tokens)) / sum(tokens)  # noqa: E741 (token-weighted)
         out.append({"model": name, "loss": mean, "perplexity": math.exp(mean), "per_row": list(losses)})
+    report(1.0, "Done")
     for row in out:
         row["delta"] = row["loss"] - out[0]["loss"]
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _shared_simulated():
+_SIMULATED: dict = {}
+_SIMULATED_LOCK = threading.Lock()
+
+
+def _shared_simulated(on_part=None):
+    """The bundled model through ``lab.nf4`` (built once; ``on_part(fraction)`` while it is built)."""
     from lab import models
 
-    return simulated_nf4_model(models.shared_model())
+    with _SIMULATED_LOCK:
+        if "model" not in _SIMULATED:
+            _SIMULATED["model"] = simulated_nf4_model(models.shared_model(), on_layer=on_part)
+        return _SIMULATED["model"]

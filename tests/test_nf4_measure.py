@@ -38,6 +38,24 @@ def test_heavy_tailed_has_outliers_and_uniform_has_none():
     assert float(uniform.abs().max()) <= math.sqrt(3) * measure.WEIGHT_STD
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "abc", 1e30, -1, 3.5])
+def test_bad_numbers_name_the_field_and_range(bad):
+    with pytest.raises(ValueError, match=r"The number of values \(synthetic\) must be a whole number from 1 to 16,777,216"):
+        measure.synthetic_tensor("normal", bad)
+    with pytest.raises(ValueError, match=r"The seed \(synthetic\) must be a whole number from 0 to 4,294,967,295"):
+        measure.synthetic_tensor("normal", 64, bad)
+    with pytest.raises(ValueError, match="The layer must be a whole number from 0 to 999"):
+        measure.weight_name(bad, "q_proj")
+    packed, state = nf4.quantize(torch.ones(256), 64)
+    with pytest.raises(ValueError, match="The block index must be a whole number from 0 to 3"):
+        measure.block_view(torch.ones(256), packed, state, bad)
+    if bad != 3.5:  # a model of 3.5 billion parameters is fine
+        with pytest.raises(ValueError, match=r"The model size \(billions of parameters\) must be a number from 0.001"):
+            measure.memory_for_size(bad)
+    with pytest.raises(ValueError, match="The number of dataset rows must be a whole number from 1 to 32"):
+        measure.loss_comparison(bad)
+
+
 def test_synthetic_bad_input():
     with pytest.raises(ValueError, match="must be one of normal"):
         measure.synthetic_tensor("cauchy")
@@ -149,7 +167,13 @@ def test_loss_full_precision_vs_nf4(real_model, nf4_model, tokenizer):
     sim = measure.simulated_nf4_model(real_model)
     layer = nf4_model.get_submodule("model.layers.3.mlp.up_proj").weight
     stored, absmax = layer.data.clone(), layer.quant_state.absmax.clone()
-    rows = measure.loss_comparison(2, models_by_name={"fp32": real_model, "sim": sim, "bnb": nf4_model})
+    steps = []
+    rows = measure.loss_comparison(2, models_by_name={"fp32": real_model, "sim": sim, "bnb": nf4_model},
+                                   on_step=lambda fraction, what: steps.append((fraction, what)))
+    # real progress: one step per model loaded and per row scored (3 x (1 + 2)), rising from 0 to 1
+    fractions = [f for f, _ in steps]
+    assert len(steps) == 10 and fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
+    assert steps[4] == (4 / 9, "Scoring row 1 of 2: sim")
     # measuring the loss leaves the stored 4-bit weights (and so the memory figures) as they were
     assert torch.equal(layer.data, stored) and layer.quant_state.nested
     assert torch.equal(layer.quant_state.absmax, absmax)
