@@ -7,8 +7,20 @@ from dataclasses import dataclass
 
 import torch
 
+from lab import checks
+
 MAX_NEW_TOKENS = 1024
 MAX_PROMPT_CHARS = 20_000
+MAX_MESSAGES = 200
+TEMPERATURE_RANGE = (0.05, 2.0)
+TOP_P_RANGE = (0.05, 1.0)
+# The decoding modes, as values (the chat's radio shows the same words).
+GREEDY, SAMPLED = "Greedy", "Sampled"
+MODES = (GREEDY, SAMPLED)
+# A system message may open the conversation; after it, turns are the user's or the assistant's.
+ROLES = ("user", "assistant")
+# The name of the thread that runs model.generate() behind stream_chat (one per streamed reply).
+GENERATION_THREAD = "lab.chat generation"
 
 
 @dataclass(frozen=True)
@@ -23,12 +35,19 @@ class Decoding:
     top_p: float = 0.9
 
     def __post_init__(self):
-        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            raise ValueError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS}, not {self.max_new_tokens}.")
-        if not 0.05 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be between 0.05 and 2, not {self.temperature}.")
-        if not 0.05 <= self.top_p <= 1.0:
-            raise ValueError(f"top_p must be between 0.05 and 1, not {self.top_p}.")
+        # Values may come from the HTTP API, not a slider: "3", 2.5, NaN, inf or 1e30.
+        set_ = object.__setattr__  # frozen: store the checked, converted values
+        set_(self, "max_new_tokens", checks.whole_number("Max new tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS))
+        set_(self, "temperature", checks.number("Temperature", self.temperature, *TEMPERATURE_RANGE))
+        set_(self, "top_p", checks.number("Top-p", self.top_p, *TOP_P_RANGE))
+        if not isinstance(self.do_sample, bool):
+            raise ValueError(f"do_sample must be True or False, not {self.do_sample!r:.40}.")
+
+    @classmethod
+    def of(cls, mode: str, temperature: float, top_p: float, max_new_tokens: int) -> Decoding:
+        """The decoding the chat's settings describe; ``mode`` is one of MODES, compared by value."""
+        mode = checks.one_of("Decoding mode", mode, MODES)
+        return cls(max_new_tokens=max_new_tokens, do_sample=mode == SAMPLED, temperature=temperature, top_p=top_p)
 
     def generate_kwargs(self, tokenizer) -> dict:
         kwargs = {
@@ -44,14 +63,41 @@ class Decoding:
         return kwargs
 
 
+def _quoted(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def check_messages(messages: list[dict]) -> None:
-    if not messages or messages[-1].get("role") != "user":
-        raise ValueError("The conversation must end with a user message.")
-    if not messages[-1].get("content", "").strip():
-        raise ValueError("Type a message first.")
-    total = sum(len(m.get("content") or "") for m in messages)
+    """Refuse, with one sentence, a conversation the chat template cannot take.
+
+    A list of at most MAX_MESSAGES dicts, each with a ``role`` ('system' first only, then 'user' or
+    'assistant') and a text ``content``; MAX_PROMPT_CHARS characters in all; the last turn is the user's.
+    """
+    if not isinstance(messages, (list, tuple)):
+        raise ValueError(f"The conversation must be a list of messages, not {type(messages).__name__}.")
+    if len(messages) > MAX_MESSAGES:
+        raise ValueError(f"The conversation has {len(messages):,} messages; the limit is {MAX_MESSAGES:,}.")
+    total = 0
+    for number, m in enumerate(messages, 1):
+        if not isinstance(m, dict):
+            raise ValueError(f"Message {number} must be a dict with a role and a content, not {type(m).__name__}.")
+        role = m.get("role")
+        if not (role in ROLES or (role == "system" and number == 1)):
+            raise ValueError(
+                f"Message {number} has the role {_quoted(role)}; a role is 'user' or 'assistant' "
+                "('system' only for the first message)."
+            )
+        content = m.get("content")
+        if not isinstance(content, str):
+            raise ValueError(f"Message {number} ({role}) must have text as its content, not {type(content).__name__}.")
+        total += len(content)
     if total > MAX_PROMPT_CHARS:
         raise ValueError(f"The conversation is {total:,} characters long; the limit is {MAX_PROMPT_CHARS:,}.")
+    if not messages or messages[-1]["role"] != "user":
+        raise ValueError("The conversation must end with a user message.")
+    if not messages[-1]["content"].strip():
+        raise ValueError("Type a message first.")
 
 
 def _inputs(tokenizer, messages, device):
@@ -61,30 +107,56 @@ def _inputs(tokenizer, messages, device):
     return {k: v.to(device) for k, v in enc.items()}
 
 
-def stream_chat(model, tokenizer, messages: list[dict], decoding: Decoding = Decoding()):
-    """Yield the reply as it grows, token by token (the model's chat template applied)."""
-    from transformers import TextIteratorStreamer
+def _stop_when_set(event: threading.Event):
+    """A StoppingCriteria that ends generation at the next token once ``event`` is set."""
+    from transformers import StoppingCriteria
+
+    class StopWhenSet(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
+            # one flag per sequence in the batch, as generate() expects
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StopWhenSet()
+
+
+def stream_chat(model, tokenizer, messages: list[dict], decoding: Decoding = Decoding(), stop: threading.Event | None = None):
+    """Yield the reply as it grows, token by token (the model's chat template applied).
+
+    Generation runs in a thread named GENERATION_THREAD. It ends at the next token when ``stop`` is set,
+    or when the consumer goes away: closing this generator (Gradio does when the client disconnects)
+    stops and joins the thread, so an abandoned 1,024-token answer does not keep the CPU busy.
+    """
+    from transformers import StoppingCriteriaList, TextIteratorStreamer
 
     check_messages(messages)
     inputs = _inputs(tokenizer, messages, model.device)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
+    stop = stop or threading.Event()
     errors: list[BaseException] = []
 
     def run():
         try:
             with torch.inference_mode():
-                model.generate(**inputs, streamer=streamer, **decoding.generate_kwargs(tokenizer))
+                model.generate(
+                    **inputs,
+                    streamer=streamer,
+                    stopping_criteria=StoppingCriteriaList([_stop_when_set(stop)]),
+                    **decoding.generate_kwargs(tokenizer),
+                )
         except BaseException as e:  # surfaced to the caller below
             errors.append(e)
             streamer.end()
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run, name=GENERATION_THREAD, daemon=True)
     thread.start()
     text = ""
-    for piece in streamer:
-        text += piece
-        yield text
-    thread.join()
+    try:
+        for piece in streamer:
+            text += piece
+            yield text
+    finally:  # normal end, an error, or GeneratorExit when the consumer closes us
+        stop.set()
+        thread.join(timeout=30)  # one more decoding step at most
     if errors:
         raise RuntimeError(f"Generation failed: {errors[0]}") from errors[0]
 

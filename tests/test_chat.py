@@ -1,0 +1,167 @@
+"""lab.chat: decoding settings refused by value, conversations checked, streaming that stops when closed."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+from lab import chat
+
+LONG_PROMPT = [{"role": "user", "content": "Write a very long, detailed story about a dragon who learns to cook."}]
+
+
+# ---- Decoding: every field checked, whatever sends it ------------------------------------------
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, "abc", 1e30, -1, 0, 2.5, 1025, None, True])
+def test_max_new_tokens_out_of_range_is_refused_with_its_range(value):
+    with pytest.raises(ValueError, match=r"^Max new tokens must be a whole number from 1 to 1,024, not "):
+        chat.Decoding(max_new_tokens=value)
+
+
+@pytest.mark.parametrize("field, label, bounds", [("temperature", "Temperature", "0.05 to 2"), ("top_p", "Top-p", "0.05 to 1")])
+@pytest.mark.parametrize("value", [math.nan, math.inf, "abc", 1e30, -0.5, 0.0, 2.5])
+def test_temperature_and_top_p_out_of_range_are_refused(field, label, bounds, value):
+    with pytest.raises(ValueError, match=rf"^{label} must be a number from {bounds}, not "):
+        chat.Decoding(**{field: value})
+
+
+def test_decoding_converts_what_the_api_sends():
+    d = chat.Decoding(max_new_tokens="64", temperature="1.5", top_p=1)
+    assert (d.max_new_tokens, d.temperature, d.top_p) == (64, 1.5, 1.0)
+    assert type(d.max_new_tokens) is int and type(d.top_p) is float
+
+
+@pytest.mark.parametrize("mode", ["greedy", "Beam", "", None, 1, "Sampled "])
+def test_decoding_mode_is_refused_by_value(mode):
+    with pytest.raises(ValueError, match=r"^Decoding mode must be one of Greedy, Sampled, not "):
+        chat.Decoding.of(mode, 0.7, 0.9, 32)
+
+
+def test_decoding_of_mode_sets_sampling(tokenizer):
+    greedy, sampled = chat.Decoding.of("Greedy", 0.7, 0.9, 32), chat.Decoding.of("Sampled", 1.2, 0.5, 32)
+    assert greedy.do_sample is False and greedy.generate_kwargs(tokenizer)["temperature"] is None
+    kw = sampled.generate_kwargs(tokenizer)
+    assert kw["do_sample"] is True and kw["temperature"] == 1.2 and kw["top_p"] == 0.5
+
+
+# ---- check_messages: the conversation may come from anywhere -----------------------------------
+
+@pytest.mark.parametrize(
+    "messages, sentence",
+    [
+        ("hello", r"^The conversation must be a list of messages, not str\.$"),
+        ([], r"^The conversation must end with a user message\.$"),
+        ([{"role": "user", "content": "hi"}] * (chat.MAX_MESSAGES + 1), r"^The conversation has 201 messages; the limit is 200\.$"),
+        (["hi"], r"^Message 1 must be a dict with a role and a content, not str\.$"),
+        ([{"role": "tool", "content": "x"}], r"^Message 1 has the role 'tool'; a role is 'user' or 'assistant'"),
+        ([{"role": "User", "content": "x"}], r"^Message 1 has the role 'User';"),
+        ([{"content": "x"}], r"^Message 1 has the role None;"),
+        ([{"role": "user", "content": "a"}, {"role": "system", "content": "b"}, {"role": "user", "content": "c"}],
+         r"^Message 2 has the role 'system'; .*'system' only for the first message"),
+        ([{"role": "x" * 500, "content": "hi"}], r"^Message 1 has the role 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\.\.\.;"),
+        ([{"role": "user", "content": 42}], r"^Message 1 \(user\) must have text as its content, not int\.$"),
+        ([{"role": "user", "content": None}], r"^Message 1 \(user\) must have text as its content, not NoneType\.$"),
+        ([{"role": "user", "content": [{"type": "text", "text": "hi"}]}], r"must have text as its content, not list\.$"),
+        ([{"role": "user", "content": "x" * (chat.MAX_PROMPT_CHARS + 1)}],
+         r"^The conversation is 20,001 characters long; the limit is 20,000\.$"),
+        ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+         r"^The conversation must end with a user message\.$"),
+        ([{"role": "user", "content": "  \n "}], r"^Type a message first\.$"),
+    ],
+)
+def test_check_messages_refuses_with_a_sentence(messages, sentence):
+    with pytest.raises(ValueError, match=sentence):
+        chat.check_messages(messages)
+
+
+def test_check_messages_accepts_a_system_prompt_and_turns():
+    chat.check_messages(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "bye"},
+        ]
+    )
+
+
+def test_a_huge_conversation_is_refused_before_it_is_read():
+    huge = [{"role": "user", "content": "hi"}] * 1_000_000
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="1,000,000 messages"):
+        chat.check_messages(huge)
+    assert time.perf_counter() - t0 < 0.05
+
+
+# ---- streaming on the real model --------------------------------------------------------------
+
+def _generation_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == chat.GENERATION_THREAD and t.is_alive()]
+
+
+def _wait_until_no_generation(limit_s: float) -> float:
+    t0 = time.perf_counter()
+    while _generation_threads() and time.perf_counter() - t0 < limit_s:
+        time.sleep(0.01)
+    return time.perf_counter() - t0
+
+
+class ForwardCounter:
+    """Counts the model's forward passes (one per generated token) with a real forward hook."""
+
+    def __init__(self, model):
+        self.calls = 0
+        self.handle = model.register_forward_hook(self._hook)
+
+    def _hook(self, *args):
+        self.calls += 1
+
+    def remove(self):
+        self.handle.remove()
+
+
+@pytest.mark.slow
+def test_closing_the_stream_stops_generation(real_model, tokenizer):
+    assert not _generation_threads()
+    counter = ForwardCounter(real_model)
+    try:
+        stream = chat.stream_chat(real_model, tokenizer, LONG_PROMPT, chat.Decoding(max_new_tokens=1024))
+        pieces = [next(stream) for _ in range(5)]
+        assert len(pieces[-1]) > len(pieces[0]) > 0
+        assert len(_generation_threads()) == 1, "the 1,024-token answer is still being generated"
+        at_close = counter.calls
+        t0 = time.perf_counter()
+        stream.close()
+        close_s = time.perf_counter() - t0
+        gone_s = _wait_until_no_generation(2.0)
+        after = counter.calls
+        time.sleep(0.3)
+        print(f"close() returned in {close_s * 1000:.0f} ms; {after - at_close} forward passes after close")
+        assert not _generation_threads(), f"generation still running {gone_s:.1f} s after close"
+        assert close_s < 2.0
+        assert after - at_close <= 3  # at most the step in flight
+        assert counter.calls == after  # nothing more once it has ended
+        assert after < 100 < 1024
+    finally:
+        counter.remove()
+
+
+@pytest.mark.slow
+def test_stop_event_ends_a_stream_and_greedy_stream_matches_answer(real_model, tokenizer):
+    msgs = [{"role": "user", "content": "What is the capital of France?"}]
+    decoding = chat.Decoding(max_new_tokens=12)
+    streamed = list(chat.stream_chat(real_model, tokenizer, msgs, decoding))
+    assert streamed[-1].strip() == chat.answer(real_model, tokenizer, msgs, decoding)
+    assert "Paris" in streamed[-1]
+
+    stop = threading.Event()
+    stream = chat.stream_chat(real_model, tokenizer, LONG_PROMPT, chat.Decoding(max_new_tokens=1024), stop=stop)
+    first = [next(stream) for _ in range(3)]
+    stop.set()
+    rest = list(stream)  # ends by itself, at the next token
+    assert len(rest) <= 3
+    assert len((rest or first)[-1]) < 400
+    assert not _generation_threads()
