@@ -18,6 +18,33 @@ def _pick(page, elem_id: str, option: str):
     page.get_by_role("option", name=option).click()
 
 
+# The numbers and the strip of one answer carry the same data-view stamp (mode:tokens:trained:state).
+VIEW = """([mode, state]) => {
+  const n = document.querySelector('#mk-numbers .mk-cards'), s = document.querySelector('#mk-strip .mk-strip');
+  if (!n || !s || n.dataset.view !== s.dataset.view) return null;
+  if (!n.dataset.view.startsWith(mode) || !n.dataset.view.endsWith(state)) return null;
+  return {view: n.dataset.view, numbers: n.innerText, strip: s.innerText,
+          coloured: s.querySelectorAll(".mk-tok[style*='background']").length,
+          masked: s.querySelectorAll('.mk-masked').length,
+          title: (s.querySelector(".mk-tok[style*='background']") || {}).title || ''};
+}"""
+
+
+def _view(page, mode: str = "", state: str = ":losses", timeout: float = 90_000) -> dict:
+    """Wait until the numbers and the strip show the same answer (that mode, that state); read both at once."""
+    return page.wait_for_function(VIEW, arg=[mode, state], timeout=timeout).json_value()
+
+
+@pytest.mark.browser
+def test_masking_tab_shows_the_default_example_on_arrival(page):
+    page.get_by_role("tab", name="SFT masking").click()
+    view = _view(page)  # nobody pressed anything
+    assert view["view"].startswith("completion:") and view["coloured"] > 0
+    assert page.locator("#mk-row input[type='number']").get_attribute("max") == str(ui._rows(ui.EXAMPLE_CHOICES[0]))
+    page.locator("#mk-strip").scroll_into_view_if_needed()
+    screenshot(page, "masking_arrival")
+
+
 @pytest.mark.browser
 def test_masking_tab_strip_numbers_and_drill(page):
     page.get_by_role("tab", name="SFT masking").click()
@@ -25,27 +52,19 @@ def test_masking_tab_strip_numbers_and_drill(page):
     page.locator("#mk-mode").get_by_text("assistant — every assistant turn").click()
     page.locator("#mk-go").click()
 
-    numbers = page.locator("#mk-numbers")
-    numbers.get_by_text("mean loss without masking").wait_for()
-    # wait for the second answer: the model's losses replace the "…" placeholders
-    page.wait_for_function(
-        "() => { const t = document.querySelector('#mk-numbers').innerText; return !t.includes('…'); }",
-        timeout=90_000,
-    )
-    text = numbers.inner_text()
-    values = [float(v.replace(",", "")) for v in re.findall(r"^\s*([\d.,]+)%?\s*$", text, flags=re.M)]
+    # the second answer of an assistant-mode run: the model's losses replace the "…" placeholders
+    # (the arrival and the example's answers are in completion mode)
+    view = _view(page, "assistant:")
+    values = [float(v.replace(",", "")) for v in re.findall(r"^\s*([\d.,]+)%?\s*$", view["numbers"], flags=re.M)]
     total, trained = int(values[0]), int(values[1])
+    assert view["view"] == f"assistant:{total}:{trained}:losses"
     assert 50 < total < 200 and 0 < trained < total
     masked_loss, full_loss = values[2], values[3]
     assert 0 < masked_loss < 20 and 0 < full_loss < 20
 
-    strip = page.locator("#mk-strip")
-    assert "<|im_start|>" in strip.inner_text()
-    assert strip.locator(".mk-masked").count() > 0
-    coloured = strip.locator(".mk-strip .mk-tok[style*='background']")  # not the legend
-    assert coloured.count() == trained  # one coloured box per trained token
-    title = coloured.first.get_attribute("title")
-    assert "label" in title and "loss" in title
+    assert "<|im_start|>" in view["strip"] and view["masked"] > 0
+    assert view["coloured"] == trained  # one coloured box per trained token
+    assert "label" in view["title"] and "loss" in view["title"]
 
     drill = page.locator("#mk-drill")
     drill.get_by_text("supervised tokens, string search (not found)").wait_for()
@@ -112,3 +131,55 @@ def test_base_checkpoint_toggle(monkeypatch):
     assert len(ui.model_choices()) == 1
     with pytest.raises(gr.Error, match="LAB_MODEL"):
         _show(model_choice="base")
+
+
+def test_sixteen_hundred_pasted_messages_answer_in_bounded_time():
+    """Took 51 s (every prefix rendered); the kept window of 512 tokens bounds the work now."""
+    import json
+    import time
+
+    chat = [{"role": "user" if k % 2 == 0 else "assistant", "content": "x"} for k in range(1_600)]
+    _show(choice=ui.JSON_CHOICE, chat_json=json.dumps(chat[:2]), mode="assistant")  # warm: the model is loaded
+    t0 = time.perf_counter()
+    answers = ui.show(ui.JSON_CHOICE, 1, "", "", "", json.dumps(chat), "assistant", "bundled", "### Response:")
+    first = next(answers)  # labels and counts: what grew with the square of the chat
+    labels_s = time.perf_counter() - t0
+    second = next(answers)  # + one forward pass over the 512 kept tokens, whatever the chat's length
+    assert "only the first 512" in first[1] and 'data-view="assistant:512:' in second[0]
+    assert labels_s < 5, labels_s
+    assert time.perf_counter() - t0 < 60
+    too_many = json.dumps(chat * 2)  # 3,200 messages
+    with pytest.raises(gr.Error, match="at most 2,000 messages; this one has 3,200"):
+        _show(choice=ui.JSON_CHOICE, chat_json=too_many)
+
+
+def test_a_role_written_as_html_is_quoted_and_escaped():
+    role = '<a href="https://example.com" style="position:fixed;inset:0">win</a>'
+    chat = f'[{{"role": {json_str(role)}, "content": "hi"}}, {{"role": "assistant", "content": "ok"}}]'
+    with pytest.raises(gr.Error) as err:
+        _show(choice=ui.JSON_CHOICE, chat_json=chat)
+    message = err.value.message
+    assert "role of message 1" in message and "<a" not in message and "&lt;a" in message
+
+
+def json_str(text: str) -> str:
+    import json
+
+    return json.dumps(text)
+
+
+@pytest.mark.parametrize("row", [float("nan"), float("inf"), "abc", 1e30, -1, 0, 3.5, 224])
+def test_bad_dataset_row_named_with_its_range(row):
+    choice = next(iter(ui.DATASET_CHOICES))  # the pirate set: 223 rows
+    with pytest.raises(gr.Error, match=r"The dataset row must be a whole number from 1 to 223, not "):
+        _show(choice=choice, row=row)
+
+
+def test_last_dataset_row_reachable_and_slider_spans_the_set():
+    pirate, other = list(ui.DATASET_CHOICES)
+    n = ui._rows(pirate)
+    first, _ = _show(choice=pirate, row=n)
+    assert "mk-cards" in first[0]
+    row_update = ui._visibility(other, n)[0]
+    assert row_update["maximum"] == ui._rows(other) and row_update["value"] == n
+    assert ui._visibility(ui.OWN, n)[0] == {"__type__": "update", "visible": False, "maximum": 2, "value": 2}

@@ -8,8 +8,9 @@ import math
 import os
 
 import gradio as gr
+from gradio.context import Context
 
-from lab import data, masking, masking_drill, models
+from lab import checks, data, masking, masking_drill, models
 from lab.ui.style import user_errors
 
 MAX_TOKENS = 512  # tokens scored per example (keep_start truncation beyond, with a notice)
@@ -123,7 +124,7 @@ def example_messages(choice: str, row: float, prompt: str, response: str, system
     """The chat the user picked, as validated messages."""
     if choice in DATASET_CHOICES:
         ds = _dataset(DATASET_CHOICES[choice])
-        index = min(max(int(row or 1), 1), len(ds)) - 1
+        index = checks.whole_number("The dataset row", row, 1, len(ds)) - 1
         return ds[index]["messages"]
     if choice in masking.EXAMPLES:
         return masking.EXAMPLES[choice]
@@ -131,7 +132,7 @@ def example_messages(choice: str, row: float, prompt: str, response: str, system
         return masking.prompt_response_messages(prompt, response, system)
     if choice == JSON_CHOICE:
         return masking.messages_from_json(chat_json)
-    raise ValueError(f"Unknown example {choice!r}.")
+    checks.one_of("The example", choice, EXAMPLE_CHOICES)  # raises: every choice is handled above
 
 
 @functools.lru_cache(maxsize=64)
@@ -233,7 +234,7 @@ def token_strip(tokenizer, ex: masking.LabeledExample, texts, labels, losses=Non
         parts.append(f'<span class="{" ".join(cls)}"{style} title="{html.escape(title)}">{inner}</span>')
         if "\n" in text:
             parts.append("<br>")
-    return '<div class="mk-strip">' + "".join(parts) + "</div>"
+    return f'<div class="mk-strip" data-view="{view_stamp(ex, losses)}">' + "".join(parts) + "</div>"
 
 
 def legend(with_losses: bool) -> str:
@@ -247,6 +248,12 @@ def legend(with_losses: bool) -> str:
 
 def card(value: str, key: str, kind: str = "") -> str:
     return f'<div class="mk-card {kind}"><div class="v">{value}</div><div class="k">{key}</div></div>'
+
+
+def view_stamp(ex: masking.LabeledExample, losses) -> str:
+    """Which view an output shows (mode, sizes, labels only or with losses): the numbers and the strip
+    of one answer carry the same stamp, so a reader (or a browser test) can tell they belong together."""
+    return f"{ex.mode}:{ex.n_tokens}:{ex.n_trained}:{'labels' if losses is None else 'losses'}"
 
 
 def numbers_html(ex: masking.LabeledExample, losses) -> str:
@@ -265,7 +272,7 @@ def numbers_html(ex: masking.LabeledExample, losses) -> str:
         cards.append(card("…", "mean loss with masking"))
         cards.append(card("…", "mean loss without masking"))
     cards.append(card(f"{ex.wasted_logits_share:.0%}", "of the logits computed are wasted on masked positions"))
-    return '<div class="mk-cards">' + "".join(cards) + "</div>"
+    return f'<div class="mk-cards" data-view="{view_stamp(ex, losses)}">' + "".join(cards) + "</div>"
 
 
 def notices_md(ex: masking.LabeledExample) -> str:
@@ -321,10 +328,16 @@ def show(choice, row, prompt, response, system, chat_json, mode, model_choice, t
            table_rows(ex, texts, losses), dr)
 
 
-def _visibility(choice):
-    rows = len(_dataset(DATASET_CHOICES[choice])) if choice in DATASET_CHOICES else 2
+def _rows(choice) -> int:
+    """Rows of the chosen dataset: the row slider's maximum (2 for the other examples, where it is hidden)."""
+    return len(_dataset(DATASET_CHOICES[choice])) if choice in DATASET_CHOICES else 2
+
+
+def _visibility(choice, row):
+    """Show the inputs of the chosen example; the row slider spans the chosen dataset."""
+    rows = _rows(choice)
     return (
-        gr.update(visible=choice in DATASET_CHOICES, maximum=rows),
+        gr.update(visible=choice in DATASET_CHOICES, maximum=rows, value=min(row, rows)),
         gr.update(visible=choice == OWN),
         gr.update(visible=choice == JSON_CHOICE),
     )
@@ -334,7 +347,8 @@ def build_masking_tab() -> dict:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             choice = gr.Dropdown(EXAMPLE_CHOICES, value=EXAMPLE_CHOICES[0], label="Example", elem_id="mk-example")
-            row = gr.Slider(1, 200, value=1, step=1, label="Dataset row", visible=True)
+            row = gr.Slider(1, _rows(EXAMPLE_CHOICES[0]), value=1, step=1, label="Dataset row", visible=True,
+                            elem_id="mk-row")
             with gr.Group(visible=False) as own:
                 system = gr.Textbox(label="System prompt (optional)", lines=1)
                 prompt = gr.Textbox(label="Prompt (user)", lines=3, value="What is supervised fine-tuning?")
@@ -371,12 +385,16 @@ def build_masking_tab() -> dict:
             )
             drill = gr.HTML(css_template=CSS_TEMPLATE, elem_id="mk-drill")
 
-    choice.change(_visibility, choice, [row, own, chat_json], api_visibility="private")
     inputs = [choice, row, prompt, response, system, chat_json, mode, model_choice, template]
+    # One event answers with every output at once (numbers, strip, table, drill): never half a view.
     outputs = [numbers, notes, strip, table, drill]
     gr.on(
-        triggers=[go.click, choice.change, row.release, mode.change, model_choice.change, template.change],
+        triggers=[go.click, row.release, mode.change, model_choice.change, template.change,
+                  Context.root_block.load],  # the default example's answer on arrival
         fn=show, inputs=inputs, outputs=outputs, api_name="masking",
         trigger_mode="always_last",  # a change made while the model runs is answered right after
     )
+    # A new example first sets the row slider's range (a dataset's length), then is shown.
+    choice.change(_visibility, [choice, row], [row, own, chat_json], api_visibility="private").then(
+        show, inputs, outputs, api_visibility="private", trigger_mode="always_last")
     return {"example": choice, "mode": mode, "go": go, "strip": strip, "numbers": numbers, "drill": drill}
