@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 import pytest
 from conftest import screenshot
@@ -46,6 +48,70 @@ def test_bad_input_becomes_gr_error():
         ui.memory_for_size(-3)
 
 
+BAD_NUMBERS = [float("nan"), float("inf"), "abc", 1e30, -1, 3.5]
+WEIGHT = ("Model weight", 0, "q_proj", "normal", 4096, 0)
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS)
+@pytest.mark.parametrize(
+    "field,args,message",
+    [
+        ("layer", lambda b: (*WEIGHT[:1], b, *WEIGHT[2:], "64", "NF4", False, 0), "The layer must be a whole number from 0 to 29, not "),
+        ("size", lambda b: (*SYNTH[:4], b, 0, "64", "NF4", False, 0),
+         "The number of values \\(synthetic\\) must be a whole number from 1 to 16,777,216, not "),
+        ("seed", lambda b: (*SYNTH[:5], b, "64", "NF4", False, 0),
+         "The seed \\(synthetic\\) must be a whole number from 0 to 4,294,967,295, not "),
+        ("block size", lambda b: (*SYNTH, b, "NF4", False, 0), "The block size must be a whole number from 32 to 4,096, not "),
+        ("block", lambda b: (*SYNTH, "64", "NF4", False, b), "The block to zoom into must be a whole number from 0 to "),
+    ],
+    ids=["layer", "size", "seed", "blocksize", "block"],
+)
+def test_explore_refuses_bad_numbers_with_the_field_and_range(field, args, message, bad):
+    with pytest.raises(gr.Error, match=message):
+        ui.explore(*args(bad))
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS[:5] + [0])
+def test_sweep_memory_and_loss_refuse_bad_numbers(bad):
+    with pytest.raises(gr.Error, match="The number of values \\(synthetic\\) must be a whole number from 1"):
+        ui.sweep(*SYNTH[:4], bad, 0, False, None)
+    with pytest.raises(gr.Error, match="The model size \\(billions of parameters\\) must be a number from 0.001 to 10000"):
+        ui.memory_for_size(bad)
+    with pytest.raises(gr.Error, match="The number of dataset rows must be a whole number from 1 to 32, not "):
+        ui.compare_losses(bad, progress=lambda *a, **k: None)
+
+
+def test_source_shows_only_its_own_inputs():
+    layer, module, kind, size, seed = ui._source_inputs("Model weight")
+    assert layer["visible"] and module["visible"] and not (kind["visible"] or size["visible"] or seed["visible"])
+    layer, module, kind, size, seed = ui._source_inputs("Synthetic")
+    assert not (layer["visible"] or module["visible"]) and kind["visible"] and size["visible"] and seed["visible"]
+
+
+@pytest.mark.browser
+def test_nf4_tab_on_arrival_and_the_block_number(page):
+    page.get_by_role("tab", name="NF4 explorer").click()
+    summary = page.locator("#nf4-summary")
+    summary.get_by_text("model.layers.0.self_attn.q_proj.weight").wait_for(timeout=90_000)  # nobody pressed
+    page.wait_for_function("() => document.querySelector('#nf4-sweep-table').innerText.includes('INT4')",
+                           timeout=120_000)  # the comparison follows the answer
+    assert page.locator("#nf4-layer").is_visible() and not page.locator("#nf4-size").is_visible()
+    page.locator("#nf4-levels").scroll_into_view_if_needed()
+    screenshot(page, "nf4_arrival")
+    # the block number: type + Enter, then an arrow key, each answers
+    box = page.locator("#nf4-block input[type='number']")
+    box.fill("12")
+    box.press("Enter")
+    page.locator("#nf4-block-header").get_by_text("Block 12 of").wait_for(timeout=60_000)
+    page.locator("#nf4-block input[type='range']").press("ArrowRight")
+    page.locator("#nf4-block-header").get_by_text("Block 13 of").wait_for(timeout=60_000)
+    # a synthetic tensor shows its own inputs and hides the layer's
+    page.locator("#nf4-source").get_by_text("Synthetic").click()
+    page.locator("#nf4-size").wait_for()
+    summary.get_by_text("synthetic normal tensor").wait_for(timeout=60_000)
+    assert not page.locator("#nf4-layer").is_visible() and page.locator("#nf4-seed").is_visible()
+
+
 @pytest.mark.browser
 def test_nf4_tab_in_the_browser(page):
     page.get_by_role("tab", name="NF4 explorer").click()
@@ -74,8 +140,11 @@ def test_nf4_tab_memory_and_loss_on_the_real_model(page):
     # the loss first: running the 4-bit model must not change what the memory measurement finds
     page.locator("#nf4-loss").click()
     table = page.locator("#nf4-loss-table")
-    table.get_by_text("full precision (fp32)").wait_for(timeout=180_000)
-    assert "NF4 + DQ via bitsandbytes" in table.inner_text()
+    # real progress while it runs (its text names the models too), then the table: fp32's Δ is +0.0000
+    table.get_by_text(re.compile(r"Loading: full precision|Scoring row \d of 4")).first.wait_for(timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#nf4-loss-table').innerText.includes('+0.0000')",
+                           timeout=240_000)
+    assert "NF4 + DQ via bitsandbytes" in table.inner_text() and "%" not in table.inner_text()
     page.locator("#nf4-measure").click()
     bundled = page.locator("#nf4-bundled-table")
     bundled.get_by_text("measured: bitsandbytes tensors").wait_for(timeout=180_000)

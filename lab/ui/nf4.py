@@ -6,10 +6,11 @@ import math
 import time
 
 import gradio as gr
+from gradio.context import Context
 import pandas as pd
 import torch
 
-from lab import models, nf4, plots
+from lab import checks, models, nf4, plots
 from lab import nf4_measure as measure
 from lab.ui.style import user_errors
 
@@ -83,13 +84,21 @@ def levels_figure():
 
 
 def _tensor(source: str, layer, module: str, kind: str, size, seed) -> tuple[torch.Tensor, str]:
+    """The chosen tensor and its description; ``lab.nf4_measure`` checks every value (API calls too)."""
+    checks.one_of("The tensor source", source, SOURCES)
     if source == "Model weight":
-        layer = int(layer)
         x = measure.model_weight(layer, module)
         return x, f"`{measure.weight_name(layer, module)}` of {models.display_name()}"
-    size = int(size) if size is not None and float(size).is_integer() else size
-    x = measure.synthetic_tensor(kind, size, int(seed or 0))
-    return x, f"synthetic **{kind}** tensor (std ≈ {measure.WEIGHT_STD}, seed {int(seed or 0)})"
+    x = measure.synthetic_tensor(kind, size, seed)
+    seed = checks.whole_number("The seed (synthetic)", seed, 0, measure.MAX_SEED)
+    return x, f"synthetic **{kind}** tensor (std ≈ {measure.WEIGHT_STD}, seed {seed})"
+
+
+def _source_inputs(source):
+    """Show the inputs that the chosen source uses: layer and module for a model weight, else the synthetic ones."""
+    weight = source == "Model weight"
+    return (gr.update(visible=weight), gr.update(visible=weight),
+            gr.update(visible=not weight), gr.update(visible=not weight), gr.update(visible=not weight))
 
 
 def _fmt(v: float) -> str:
@@ -100,13 +109,16 @@ def _fmt(v: float) -> str:
 def explore(source, layer, module, kind, size, seed, blocksize, type_label, double_quant, block):
     """Quantize the chosen tensor; return summary, histogram, block header, block table, block slider."""
     x, label = _tensor(source, layer, module, kind, size, seed)
-    quant_type = TYPE_LABELS.get(type_label, type_label)
+    quant_type = TYPE_LABELS[checks.one_of("The 4-bit type", type_label, TYPE_LABELS)]
+    blocksize = checks.whole_number("The block size", blocksize, min(nf4.BLOCKSIZES), max(nf4.BLOCKSIZES))
+    double_quant = checks.one_of("Double quantization", double_quant, (True, False))
+    block = checks.whole_number("The block to zoom into", block, 0, measure.MAX_SYNTHETIC)
     t0 = time.perf_counter()
-    packed, state = nf4.quantize(x, int(blocksize), quant_type, bool(double_quant))
+    packed, state = nf4.quantize(x, blocksize, quant_type, bool(double_quant))
     x_hat = nf4.dequantize(packed, state)
     quant_ms = 1000 * (time.perf_counter() - t0)
     err = measure.error_metrics(x, x_hat)
-    block = min(max(int(block or 0), 0), state.n_blocks - 1)
+    block = min(block, state.n_blocks - 1)  # a block of the previous tensor may be past this one's end
     view = measure.block_view(x, packed, state, block, MAX_ZOOM, x_hat)
     levels = (state.code.unique() * view.absmax).tolist()
     fig = plots.quant_histogram_figure(x.reshape(-1).numpy(), levels, view.values, quant_type, block,
@@ -155,6 +167,7 @@ def sweep(source, layer, module, kind, size, seed, double_quant, last_key=None):
     if key == last_key:
         return gr.skip(), gr.skip(), key
     x, _ = _tensor(source, layer, module, kind, size, seed)
+    double_quant = checks.one_of("Double quantization", double_quant, (True, False))
     rows = measure.compare_types(x, double_quant=bool(double_quant))
     table = pd.DataFrame({
         "type": [r["quant_type"].upper() for r in rows],
@@ -191,8 +204,8 @@ def measure_bundled():
 
 @user_errors
 def compare_losses(n_rows, progress=gr.Progress()):
-    progress(0, desc="Loading the fp32 and 4-bit models (the 4-bit load takes a while the first time)")
-    rows = measure.loss_comparison(int(n_rows))
+    """The loss table; the bar moves one step per model loaded and per row scored."""
+    rows = measure.loss_comparison(n_rows, on_step=lambda fraction, what: progress(fraction, desc=what))
     return pd.DataFrame({"model": [r["model"] for r in rows], "SFT loss": [f"{r['loss']:.4f}" for r in rows],
                          "perplexity": [f"{r['perplexity']:.2f}" for r in rows],
                          "Δ vs fp32": [f"{r['delta']:+.4f}" for r in rows]})
@@ -209,12 +222,15 @@ def build_nf4_tab() -> dict:
 
     gr.Markdown("### Quantize a tensor")
     with gr.Row():
-        source = gr.Radio(list(SOURCES), value="Model weight", label="Tensor", scale=2)
-        layer = gr.Slider(0, 29, value=0, step=1, label="Layer (model weight)", scale=2)
-        module = gr.Dropdown(list(measure.MODULES), value="q_proj", label="Module (model weight)", scale=2)
-        kind = gr.Dropdown(list(measure.SYNTHETIC_KINDS), value="normal", label="Distribution (synthetic)", scale=2)
-        size = gr.Number(1_048_576, precision=0, label="Values (synthetic)", scale=1)
-        seed = gr.Number(0, precision=0, label="Seed (synthetic)", scale=1)
+        source = gr.Radio(list(SOURCES), value="Model weight", label="Tensor", scale=2, elem_id="nf4-source")
+        layer = gr.Slider(0, 29, value=0, step=1, label="Layer (model weight)", scale=2, elem_id="nf4-layer")
+        module = gr.Dropdown(list(measure.MODULES), value="q_proj", label="Module (model weight)", scale=2,
+                             elem_id="nf4-module")
+        # hidden while the source is a model weight; precision=None: 3.5 reaches lab, which refuses it
+        kind = gr.Dropdown(list(measure.SYNTHETIC_KINDS), value="normal", label="Distribution (synthetic)", scale=2,
+                           visible=False, elem_id="nf4-kind")
+        size = gr.Number(1_048_576, label="Values (synthetic)", scale=1, visible=False, elem_id="nf4-size")
+        seed = gr.Number(0, label="Seed (synthetic)", scale=1, visible=False, elem_id="nf4-seed")
     with gr.Row():
         blocksize = gr.Dropdown([str(b) for b in nf4.BLOCKSIZES], value="64", label="Block size", scale=1)
         qtype = gr.Radio(list(TYPE_LABELS), value="NF4", label="4-bit type", scale=2)
@@ -262,13 +278,18 @@ def build_nf4_tab() -> dict:
     explore_outputs = [summary, hist, block_header, block_table, block]
     sweep_key = gr.State(None)
     sweep_inputs = tensor_inputs + [double_quant, sweep_key]
+    source.change(_source_inputs, source, [layer, module, kind, size, seed], api_visibility="private")
     main = gr.on(
-        triggers=[run.click, source.change, layer.release, module.change, kind.change, blocksize.change,
-                  qtype.change, double_quant.change],
+        triggers=[run.click, source.change, layer.release, module.change, kind.change, size.submit, seed.submit,
+                  blocksize.change, qtype.change, double_quant.change,
+                  Context.root_block.load],  # the default tensor's answer on arrival
         fn=explore, inputs=explore_inputs, outputs=explore_outputs, api_name="nf4_quantize",
+        trigger_mode="always_last",
     )
     main.success(sweep, sweep_inputs, [sweep_table, sweep_plot, sweep_key], api_name="nf4_compare")
-    block.release(explore, explore_inputs, explore_outputs, api_visibility="private")
+    # the slider's number box and arrow keys send `input` (typing, Enter, ←/→, a drag): each answers
+    block.input(explore, explore_inputs, explore_outputs, api_visibility="private", trigger_mode="always_last",
+                show_progress="minimal")
     billions.change(memory_for_size, billions, size_table, api_visibility="private")
     measure_btn.click(measure_bundled, None, [bundled_table, bundled_note], api_name="nf4_memory")
     loss_btn.click(compare_losses, n_rows, loss_table, api_name="nf4_loss")
