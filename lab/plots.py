@@ -139,10 +139,15 @@ def memory_figure(bars: list[dict], gpu_sizes=(16, 24, 48, 80),
     overhead), solid ones exact. Dotted lines mark common GPU sizes (labelled on the right axis). When
     the tallest bar dwarfs the GPUs (a 65B model: ~785 GB against 48 GB), a second panel zooms in.
     """
+    import textwrap
+
     totals = [sum(b["terms"].values()) for b in bars] or [1.0]
     top = max(totals)
     zoom = top > 2.5 * max(gpu_sizes)
-    fig = new_figure(7.4 if zoom else 7.0, 3.9)
+    fig = new_figure(7.4 if zoom else 7.0, 4.1)
+    # A long title ("… — SmolLM2-135M (the lab's model), 16-bit, batch 1 × 512") is wider than the
+    # figure, and constrained layout does not shrink text: break it at its dash, then wrap each part.
+    title = "\n".join(textwrap.fill(part, 70) for part in title.split(" — "))
     if zoom:
         left, right = fig.subplots(1, 2, width_ratios=[3, 2])
         _memory_axes(left, bars, gpu_sizes, top * 1.15, legend=True, label_gpus=False)
@@ -154,7 +159,7 @@ def memory_figure(bars: list[dict], gpu_sizes=(16, 24, 48, 80),
         ax = fig.add_subplot()
         _memory_axes(ax, bars, gpu_sizes, max(top * 1.15, min(gpu_sizes) * 1.1), legend=True)
         ax.set_ylabel("memory (GB, 10⁹ bytes)")
-        ax.set_title(title)
+        fig.suptitle(title)
     return fig
 
 

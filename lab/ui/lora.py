@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from lab import architectures, lora, models, plots
+from lab import architectures, checks, lora, models, plots
 from lab import lora_memory as memory
 from lab.ui.style import user_errors
 
@@ -60,25 +60,50 @@ RANKS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 PRECISIONS = {"16-bit (GPU)": 16, "32-bit (this CPU)": 32}
 
 
+NOTHING_TO_CHECK = "Nothing to check: the architecture did not load (the error message says why)."
+MAX_PICKED = 1_000
+"""Module names one request may send (a model has a few dozen)."""
+
+
+def _source(source: str, bundled: str, pasted: str, hub: str) -> tuple[str, str]:
+    """(source, its text) once each input is in range; nothing is loaded yet."""
+    source = checks.one_of("Architecture from", source, SOURCES)
+    if source == "Pasted config.json":
+        return source, checks.text("The pasted config.json", pasted, architectures.MAX_CONFIG_CHARS, required=False)
+    if source == "Hub id":
+        return source, checks.text("The Hub id", hub, 200, required=False).strip()
+    return source, checks.one_of("Bundled config", bundled or architectures.DEFAULT, architectures.bundled_names())
+
+
 def _arch(source: str, bundled: str, pasted: str, hub: str):
     """The chosen architecture, or None when the chosen source is still empty."""
+    source, text = _source(source, bundled, pasted, hub)
+    if not text.strip():
+        return None
     if source == "Pasted config.json":
-        if not (pasted or "").strip():
-            return None
-        return architectures.architecture(pasted, name="pasted config.json")
-    if source == "Hub id":
-        if not (hub or "").strip():
-            return None
-        return architectures.architecture(hub.strip())
-    return architectures.architecture(bundled or architectures.DEFAULT)
+        # always JSON here: a typo gets "not valid JSON at line …", never "not a bundled name"
+        return architectures.architecture(architectures.parse_config_json(text), name="pasted config.json")
+    return architectures.architecture(text)
+
+
+def _names(label: str, values) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, (list, tuple)):
+        raise ValueError(f"{label} must be a list of module names, not {type(values).__name__}.")
+    if len(values) > MAX_PICKED:
+        raise ValueError(f"{label} holds {len(values):,} names; the limit is {MAX_PICKED:,}.")
+    return [v for v in values if isinstance(v, str)]
 
 
 def _targets(arch, preset_label: str, picked):
-    preset = PRESET_LABELS.get(preset_label, "all-linear")
+    preset = PRESET_LABELS[checks.one_of("Target modules", preset_label, PRESET_LABELS)]
     if preset is not None:
         return preset
     valid = set(lora.module_choices(arch))
-    picked = [p for p in (picked or []) if p in valid]
+    picked = [p for p in _names("Modules", picked) if p in valid]
     if not picked:
         raise ValueError(f"Pick at least one module of {arch.name} (or choose a preset).")
     return picked
@@ -86,7 +111,7 @@ def _targets(arch, preset_label: str, picked):
 
 def _saved(arch, saved):
     valid = set(lora.save_choices(arch))
-    return [s for s in (saved or []) if s in valid]
+    return [s for s in _names("modules_to_save", saved) if s in valid]
 
 
 def _human(n: float) -> str:
@@ -177,14 +202,14 @@ def rank_figure(arch, count: lora.LoraCount, preset_label: str, bias, dora, save
                                   title=f"Trainable parameters against the rank — {arch.name}")
 
 
-def memory_outputs(arch, r, targets, bias, dora, saved, batch, seq, gc, precision_label):
-    precision = PRECISIONS.get(precision_label, 16)
+def memory_outputs(arch, r, targets, bias, dora, saved, batch: int, seq: int, gc, precision_label):
+    precision = PRECISIONS[checks.one_of("weights and activations", precision_label, PRECISIONS)]
     ests = memory.estimate_all(arch, r=r, target_modules=targets, bias=bias, use_dora=dora, modules_to_save=saved,
                                batch_size=batch, seq_len=seq, gradient_checkpointing=bool(gc),
                                precision=precision, overhead_gb=0.5 if precision == 16 else 0.0)
     fig = plots.memory_figure([{"label": e.label, "terms": {t.name: t.gb for t in e.terms}} for e in ests],
                               title=f"Memory for one training step — {arch.name}, {precision}-bit, "
-                                    f"batch {int(batch)} × {int(seq)}")
+                                    f"batch {batch} × {seq}")
     table = pd.DataFrame({
         "term": [f"{t.name} ({'exact' if t.exact else 'estimate'})" for t in ests[0].terms] + ["total"],
         **{e.label: [f"{t.gb:,.2f}" for t in e.terms] + [f"{e.total_gb:,.2f}"] for e in ests},
@@ -206,33 +231,49 @@ def memory_outputs(arch, r, targets, bias, dora, saved, batch, seq, gc, precisio
 def calculate(source, bundled, pasted, hub, r, alpha, preset_label, picked, bias, dora, saved,
               batch, seq, gc, precision_label):
     """Everything the tab shows for the current settings (fast: pure arithmetic once shapes are known)."""
+    r, alpha = lora.check_rank(r), lora.check_alpha(alpha)  # every range checked before any work
+    bias = BIAS_LABELS[checks.one_of("bias", bias, BIAS_LABELS)]
+    checks.one_of("Target modules", preset_label, PRESET_LABELS)
+    batch = checks.whole_number("batch size", batch, 1, memory.MAX_BATCH)
+    seq = checks.whole_number("sequence length", seq, 1, memory.MAX_SEQ_LEN)
+    checks.one_of("weights and activations", precision_label, PRECISIONS)
     arch = _arch(source, bundled, pasted, hub)
     if arch is None:
         waiting = "Paste a config.json and click outside the box." if source.startswith("Pasted") else \
             "Type a Hub id (online only) and press Enter."
         return waiting, "", None, None, None, None, "", ""
-    if not 0 < float(alpha or 0) <= 10_000:
-        raise ValueError(f"alpha must be a positive number (at most 10,000), not {alpha!r}.")
     targets = _targets(arch, preset_label, picked)
     saved = _saved(arch, saved)
-    count = lora.count_lora_params(arch, r, targets, BIAS_LABELS.get(bias, bias), bool(dora), saved)
-    code = "from peft import LoraConfig\n\nconfig = " + lora.lora_config_code(count, float(alpha))
+    count = lora.count_lora_params(arch, r, targets, bias, bool(dora), saved)
+    code = "from peft import LoraConfig\n\nconfig = " + lora.lora_config_code(count, alpha)
     fig, mem_table, mem_note = memory_outputs(arch, count.r, targets, count.bias, count.use_dora, saved,
                                               batch, seq, gc, precision_label)
-    return (summary_markdown(count, float(alpha)), code, rank_figure(arch, count, preset_label, count.bias,
+    return (summary_markdown(count, alpha), code, rank_figure(arch, count, preset_label, count.bias,
             count.use_dora, saved), module_table(count), fig, mem_table, mem_note, "")
 
 
 @user_errors
-def peft_check(source, bundled, pasted, hub, r, preset_label, picked, bias, dora, saved):
-    """Run peft itself on the meta-device model and put its count beside the lab's."""
-    arch = _arch(source, bundled, pasted, hub)
+def peft_check(source, bundled, pasted, hub, r, alpha, preset_label, picked, bias, dora, saved):
+    """Run peft itself on the meta-device model and put its count beside the lab's.
+
+    An architecture that does not load is not reported here: :func:`calculate` reports it, once, on
+    the same change (typing a Hub id and clicking this button fires both), so this says only that
+    there is nothing to check.
+    """
+    r, alpha = lora.check_rank(r), lora.check_alpha(alpha)
+    bias = BIAS_LABELS[checks.one_of("bias", bias, BIAS_LABELS)]
+    checks.one_of("Target modules", preset_label, PRESET_LABELS)
+    _source(source, bundled, pasted, hub)  # inputs out of range are refused here; a failed load is not
+    try:
+        arch = _arch(source, bundled, pasted, hub)
+    except ValueError:
+        return NOTHING_TO_CHECK
     if arch is None:
         raise ValueError("Choose an architecture first.")
     targets = _targets(arch, preset_label, picked)
     saved = _saved(arch, saved)
     ours = lora.count_lora_params(arch, r, targets, bias, bool(dora), saved)
-    theirs = lora.check_with_peft(arch, r, targets, bias, bool(dora), saved)
+    theirs = lora.check_with_peft(arch, r, targets, bias, bool(dora), saved, lora_alpha=alpha)
     same = (ours.trainable, ours.total) == (theirs.trainable, theirs.total)
     verdict = "✓ Identical" if same else "✗ Different — please report this"
     return (
@@ -339,7 +380,7 @@ def build_lora_tab() -> dict:
     inputs = [source, bundled, pasted, hub, rank, alpha, preset, picked, bias, dora, saved, batch, seq, gc, precision]
     outputs = [summary, code, rank_plot, table, mem_plot, mem_table, mem_note, check_out]  # a stale check is cleared
     gr.on(None, calculate, inputs, outputs, api_name="lora_count", trigger_mode="always_last")
-    check_btn.click(peft_check, [source, bundled, pasted, hub, rank, preset, picked, bias, dora, saved],
+    check_btn.click(peft_check, [source, bundled, pasted, hub, rank, alpha, preset, picked, bias, dora, saved],
                     check_out, api_name="lora_check_with_peft")
     four_btn.click(four_bit_measure, None, four_out, api_name="lora_four_bit")
     return {"summary": summary, "table": table, "check": check_btn, "rank": rank, "arch": bundled}
