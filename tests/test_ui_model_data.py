@@ -1,13 +1,156 @@
-"""The Model & data tab in a real Chromium: tabs visible, one chat, dataset browser, screenshot."""
+"""The Model & data tab: its handlers called as the API calls them, and the page in a real Chromium."""
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+
+import gradio as gr
 import pytest
 from conftest import screenshot
 
-pytestmark = pytest.mark.browser
+from lab import chat, data
+from lab.ui import model_data
+
+LONG = "Write a very long, detailed story about a dragon who learns to cook."
 
 
+def _generation_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == chat.GENERATION_THREAD and t.is_alive()]
+
+
+def _seconds_until_no_generation(limit_s: float) -> float:
+    t0 = time.perf_counter()
+    while _generation_threads() and time.perf_counter() - t0 < limit_s:
+        time.sleep(0.02)
+    return time.perf_counter() - t0
+
+
+def _refusal(fn, *args) -> str:
+    """The message of the gr.Error that the handler raises (for a generator: at its first step)."""
+    with pytest.raises(gr.Error) as info:
+        out = fn(*args)
+        if hasattr(out, "__next__"):
+            next(out)
+    return info.value.message
+
+
+# ---- respond: the chat handler -----------------------------------------------------------------
+
+@pytest.mark.parametrize("message", ["", "   \n ", None])
+def test_empty_message_changes_nothing_and_warns(message):
+    with pytest.warns(UserWarning, match=r"^Type a message first\.$"):
+        out = list(model_data.respond(message, [{"role": "user", "content": "hi"}], "Greedy", 0.7, 0.9, 24))
+    assert out == [(gr.skip(), gr.skip(), gr.skip())]
+    assert out[0][1] == {"__type__": "update"}  # no value: the chat and the box stay as they were
+
+
+@pytest.mark.parametrize(
+    "settings, sentence",
+    [
+        (("Greedy", math.nan, 0.9, 24), "Temperature must be a number from 0.05 to 2, not nan."),
+        (("Greedy", math.inf, 0.9, 24), "Temperature must be a number from 0.05 to 2, not inf."),
+        (("Greedy", "abc", 0.9, 24), "Temperature must be a number from 0.05 to 2, not 'abc'."),
+        (("Greedy", -1, 0.9, 24), "Temperature must be a number from 0.05 to 2, not -1."),
+        (("Sampled", 0.7, 1e30, 24), "Top-p must be a number from 0.05 to 1, not 1e+30."),
+        (("Sampled", 0.7, -0.2, 24), "Top-p must be a number from 0.05 to 1, not -0.2."),
+        (("Sampled", 0.7, "abc", 24), "Top-p must be a number from 0.05 to 1, not 'abc'."),
+        (("Greedy", 0.7, 0.9, 2.5), "Max new tokens must be a whole number from 1 to 1,024, not 2.5."),
+        (("Greedy", 0.7, 0.9, 1e30), "Max new tokens must be a whole number from 1 to 1,024, not 1e+30."),
+        (("Greedy", 0.7, 0.9, math.nan), "Max new tokens must be a whole number from 1 to 1,024, not nan."),
+        (("Greedy", 0.7, 0.9, -5), "Max new tokens must be a whole number from 1 to 1,024, not -5."),
+        (("Greedy", 0.7, 0.9, "abc"), "Max new tokens must be a whole number from 1 to 1,024, not 'abc'."),
+        (("greedy", 0.7, 0.9, 24), "Decoding mode must be one of Greedy, Sampled, not 'greedy'."),
+        (("Beam search", 0.7, 0.9, 24), "Decoding mode must be one of Greedy, Sampled, not 'Beam search'."),
+        ((None, 0.7, 0.9, 24), "Decoding mode must be one of Greedy, Sampled, not None."),
+    ],
+)
+def test_chat_settings_out_of_range_are_refused_with_a_sentence(settings, sentence):
+    assert _refusal(model_data.respond, "hi", [], *settings) == sentence
+
+
+@pytest.mark.parametrize(
+    "history, sentence",
+    [
+        ("hello", "The conversation must be a list of messages, not str."),
+        ([{"role": "user", "content": "hi"}] * 1_000_000, "The conversation has 1,000,000 messages; the limit is 200."),
+        ([{"role": "tool", "content": "x"}], "Message 1 has the role 'tool'; a role is 'user' or 'assistant' "
+                                             "('system' only for the first message)."),
+        ([{"role": "<b>x</b>", "content": "x"}], "Message 1 has the role '&lt;b&gt;x&lt;/b&gt;'; a role is 'user' or "
+                                                 "'assistant' ('system' only for the first message)."),
+        ([42], "Message 1 must be a dict with a role and a content, not int."),
+        ([{"role": "user", "content": 42}], "Message 1 (user) must have text as its content, not int."),
+        ([{"role": "assistant", "content": {"path": "/etc/passwd"}}], "Message 1 (assistant) must have text as its content, not dict."),
+        ([{"role": "user", "content": "x" * chat.MAX_PROMPT_CHARS}],
+         "The conversation is 20,002 characters long; the limit is 20,000."),
+    ],
+)
+def test_chat_history_from_the_api_is_checked(history, sentence):
+    assert _refusal(model_data.respond, "hi", history, "Greedy", 0.7, 0.9, 24) == sentence
+
+
+def test_a_message_that_is_not_text_is_refused():
+    assert _refusal(model_data.respond, 42, [], "Greedy", 0.7, 0.9, 24) == "Your message must be text, not int."
+
+
+@pytest.mark.slow
+def test_chat_takes_gradio_text_parts_and_streams():
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "Hi!"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Hello! How can I help?"}]},
+    ]
+    outs = list(model_data.respond("What is the capital of France?", history, "Greedy", 0.7, 0.9, 12))
+    box, final, info = outs[-1]
+    assert box == ""
+    assert [m["content"] for m in final[:3]] == ["Hi!", "Hello! How can I help?", "What is the capital of France?"]
+    assert final[-1]["role"] == "assistant" and "Paris" in final[-1]["content"]
+    assert "135" in info and "parameters" in info
+
+
+@pytest.mark.slow
+def test_closing_the_chat_handler_stops_generation():
+    assert not _generation_threads()
+    stream = model_data.respond(LONG, [], "Greedy", 0.7, 0.9, 1024)
+    outs = [next(stream) for _ in range(6)]  # the "…" placeholder, then the reply growing
+    assert outs[0][1][-1]["content"] == "…" and len(outs[-1][1][-1]["content"]) > 0
+    assert len(_generation_threads()) == 1
+    t0 = time.perf_counter()
+    stream.close()  # what Gradio does when the client goes away
+    close_s = time.perf_counter() - t0
+    gone_s = _seconds_until_no_generation(2.0)
+    print(f"handler close() returned in {close_s * 1000:.0f} ms; generation gone {gone_s * 1000:.0f} ms later")
+    assert not _generation_threads(), "the 1,024-token answer went on after the handler was closed"
+
+
+# ---- show_dataset: the dataset-row handler -----------------------------------------------------
+
+@pytest.mark.parametrize("row", [math.nan, math.inf, -math.inf, "abc", 1e30, 2.5, -1, 0])
+def test_dataset_row_out_of_range_is_refused_with_a_sentence(row):
+    n = len(data.load_sft_dataset("json", "eval"))
+    assert _refusal(model_data.show_dataset, "json", "eval", row, None).startswith(
+        f"Row must be a whole number from 1 to {n:,}, not "
+    )
+
+
+def test_dataset_row_past_the_end_names_the_last_row():
+    n = len(data.load_sft_dataset("pirate", "eval"))
+    assert _refusal(model_data.show_dataset, "pirate", "eval", n + 1, None) == (
+        f"Row must be a whole number from 1 to {n}, not {n + 1}."
+    )
+
+
+def test_dataset_row_as_the_api_sends_it(tokenizer):
+    rows = data.load_sft_dataset("json", "eval")
+    slider, raw, formatted, counts, _ = model_data.show_dataset("json", "eval", "3", None)
+    assert slider["value"] == 3 and slider["maximum"] == len(rows)
+    assert formatted == data.chat_text(tokenizer, rows[2]["messages"])
+    assert model_data.show_dataset("json", "eval", None, None)[0]["value"] == 1  # no row: the first
+
+
+# ---- the page, in Chromium --------------------------------------------------------------------
+
+@pytest.mark.browser
 def test_model_data_tab_chat_and_dataset(page):
     tabs = page.get_by_role("tab")
     assert tabs.first.inner_text().strip() == "Model & data"
@@ -19,3 +162,68 @@ def test_model_data_tab_chat_and_dataset(page):
     page.locator("#chat-send").click()
     page.locator("#chatbot").get_by_text("Paris").first.wait_for(timeout=90_000)
     screenshot(page, "model_data")
+
+
+@pytest.mark.browser
+def test_empty_send_warns_without_error_pills(page):
+    page.get_by_text("Pirate assistant").first.wait_for()
+    page.locator("#chat-send").click()
+    toast = page.locator(".toast-body.warning")
+    toast.get_by_text("Type a message first.").wait_for()
+    chat_column = page.locator("#chatbot").locator("xpath=ancestor::div[contains(@class,'column')][1]")
+    assert chat_column.count() == 1 and chat_column.locator("#chat-send").count() == 1
+    assert chat_column.locator(".error").count() == 0, "red error pills over the chat"
+    assert page.locator(".toast-body.error").count() == 0
+    assert page.locator("#chatbot .message").count() == 0  # nothing was added
+    screenshot(page, "model_data_empty_send")
+
+
+@pytest.mark.browser
+def test_long_reply_first_line_is_not_covered(page):
+    assert page.locator("#chatbot label").filter(has_text="SmolLM2").count() == 0
+    assert "SmolLM2-135M-Instruct" in page.locator("#chat-heading").inner_text()
+    page.locator("#chat-input textarea").fill(LONG)
+    page.locator("#chat-send").click()
+    info = page.get_by_text("parameters")  # the model line appears once the reply streams
+    info.first.wait_for(timeout=90_000)
+    first = page.locator("#chatbot .message").first
+    first.wait_for()
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#chatbot .message'); "
+        "return m.length >= 2 && m[m.length - 1].innerText.length > 300; }",
+        timeout=120_000,
+    )
+    # whatever is drawn at the first message's first line belongs to that message
+    covered = first.evaluate(
+        """m => { const r = m.getBoundingClientRect();
+                  const points = [[r.left + 4, r.top + 4], [r.left + r.width / 2, r.top + 4], [r.right - 4, r.top + 4]];
+                  return points.map(([x, y]) => document.elementFromPoint(x, y))
+                               .filter(e => !m.contains(e)).map(e => e.outerHTML.slice(0, 80)); }"""
+    )
+    assert covered == [], f"the first line is covered by {covered}"
+    shot = screenshot(page, "model_data_long_reply")
+    page.locator("#chatbot").screenshot(path=str(shot.with_name("model_data_long_reply_chat.png")))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_closing_the_page_stops_the_answer(page):
+    """The client goes away mid-answer: Gradio closes the handler, which ends generation."""
+    page.get_by_text("Pirate assistant").first.wait_for()
+    page.get_by_text("Decoding").first.click()
+    max_new = page.locator("#chat-max-new input[type=number]")
+    max_new.fill("1024")
+    max_new.press("Enter")
+    assert max_new.input_value() == "1024"
+    page.locator("#chat-input textarea").fill(LONG)
+    page.locator("#chat-send").click()
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#chatbot .message'); "
+        "return m.length >= 2 && m[m.length - 1].innerText.length > 40; }",
+        timeout=120_000,
+    )
+    assert len(_generation_threads()) == 1, "the answer should still be generating"
+    page.context.close()
+    gone_s = _seconds_until_no_generation(20.0)
+    print(f"generation ended {gone_s:.2f} s after the page closed")
+    assert not _generation_threads(), "the answer kept generating after its client left"

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import gradio as gr
+from gradio.context import Context
 
-from lab import chat, data, models, plots
+from lab import chat, checks, data, models, plots
 from lab.ui.style import user_errors
 
 EXPLAIN = """
@@ -40,40 +41,60 @@ CHAT_NOTE = (
 )
 
 
-def _text_of(content) -> str:
-    """Chatbot message content as plain text (Gradio may hand back a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    if isinstance(content, dict):
-        return content.get("text", "")
-    return str(content or "")
+def _text_of(content):
+    """Chatbot message content as plain text: Gradio may hand back a list of text parts.
+
+    Anything else is passed on unchanged, for ``lab.chat.check_messages`` to refuse with a sentence.
+    """
+    if isinstance(content, dict) and content.get("type") == "text":
+        content = [content]
+    if isinstance(content, list) and content and all(
+        isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content
+    ):
+        return "".join(p["text"] for p in content)
+    return content
+
+
+def _conversation(history, message: str) -> list:
+    """The chat history from the Chatbot (or the API) with the new user turn appended."""
+    if history is None:
+        history = []
+    if not isinstance(history, list) or len(history) > chat.MAX_MESSAGES:
+        return history  # check_messages says why, before anything reads it
+    turns = [{"role": m.get("role"), "content": _text_of(m.get("content"))} if isinstance(m, dict) else m
+             for m in history]
+    return turns + [{"role": "user", "content": message}]
 
 
 @user_errors
 def respond(message: str, history: list, decoding_mode: str, temperature: float, top_p: float, max_new_tokens: int):
-    """Stream the model's reply; yields (cleared textbox, chat history, model info)."""
-    history = [{"role": m["role"], "content": _text_of(m["content"])} for m in (history or [])]
-    message = (message or "").strip()
+    """Stream the model's reply; yields (cleared textbox, chat history, model info).
+
+    An empty message changes nothing (a warning toast says so). Every setting is checked by
+    ``lab.chat`` first, as the API can send anything. When Gradio closes this generator (the
+    client went away), the model's stream is closed too, which stops its generation.
+    """
+    message = checks.text("Your message", message, chat.MAX_PROMPT_CHARS, required=False).strip()
     if not message:
-        raise gr.Error("Type a message first.")
-    decoding = chat.Decoding(
-        max_new_tokens=int(max_new_tokens),
-        do_sample=decoding_mode == "Sampled",
-        temperature=float(temperature),
-        top_p=float(top_p),
-    )
-    history.append({"role": "user", "content": message})
-    yield "", history + [{"role": "assistant", "content": "…"}], gr.skip()
+        gr.Warning("Type a message first.")
+        yield gr.skip(), gr.skip(), gr.skip()
+        return
+    decoding = chat.Decoding.of(decoding_mode, temperature, top_p, max_new_tokens)
+    messages = _conversation(history, message)
+    chat.check_messages(messages)
+    yield "", messages + [{"role": "assistant", "content": "…"}], gr.skip()
     t0 = time.perf_counter()
     tokenizer, model = models.shared_tokenizer(), models.shared_model()
     load_s = time.perf_counter() - t0
     info = model_info(model, load_s)
     reply = ""
-    for reply in chat.stream_chat(model, tokenizer, history, decoding):
-        yield "", history + [{"role": "assistant", "content": reply}], info
-    yield "", history + [{"role": "assistant", "content": reply}], info
+    stream = chat.stream_chat(model, tokenizer, messages, decoding)
+    try:
+        for reply in stream:
+            yield "", messages + [{"role": "assistant", "content": reply}], info
+    finally:  # GeneratorExit when the client disconnected: end the generation thread now
+        stream.close()
+    yield "", messages + [{"role": "assistant", "content": reply}], info
 
 
 def model_info(model, load_s: float) -> str:
@@ -87,7 +108,10 @@ def model_info(model, load_s: float) -> str:
 
 @user_errors
 def show_dataset(name: str, split: str, row: float, upload: str | None = None):
-    """Everything the browser shows for a bundled dataset (or an uploaded file) and row ``row`` (1-based)."""
+    """Everything the browser shows for a bundled dataset (or an uploaded file) and row ``row`` (1-based).
+
+    ``row`` must be a whole number from 1 to the number of rows (None means row 1).
+    """
     tokenizer = models.shared_tokenizer()
     if upload:
         filename = Path(upload).name
@@ -99,7 +123,8 @@ def show_dataset(name: str, split: str, row: float, upload: str | None = None):
         table = ds = data.load_sft_dataset(name, split=split)
         title = f"**{data.BUNDLED[name].title}** — {data.BUNDLED[name].description}"
         label = f"{name} / {split}"
-    index = min(max(int(row or 1), 1), len(ds)) - 1
+    # The API can send anything; the slider spans the dataset (a new dataset starts at row 1).
+    index = checks.whole_number("Row", 1 if row is None else row, 1, len(ds)) - 1
     messages = ds[index]["messages"]
     stats = data.dataset_stats(tokenizer, ds)
     counts = (
@@ -118,8 +143,10 @@ def show_dataset(name: str, split: str, row: float, upload: str | None = None):
 def build_model_data_tab() -> dict:
     with gr.Row():
         with gr.Column(scale=3):
-            gr.Markdown("### Chat with the model")
-            chatbot = gr.Chatbot(label="SmolLM2-135M-Instruct", height=380, elem_id="chatbot")
+            # The model's name goes in the heading: a Chatbot's floating label badge covers the
+            # first line of the conversation.
+            gr.Markdown("### Chat with the model: SmolLM2-135M-Instruct", elem_id="chat-heading")
+            chatbot = gr.Chatbot(label="Conversation", show_label=False, height=380, elem_id="chatbot")
             with gr.Row():
                 box = gr.Textbox(
                     placeholder="Ask something, e.g. What is the capital of France?",
@@ -130,11 +157,11 @@ def build_model_data_tab() -> dict:
                 send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
             info = gr.Markdown("**Model:** SmolLM2-135M-Instruct — loaded on first use.", elem_classes="lab-note")
             with gr.Accordion("Decoding", open=False):
-                mode = gr.Radio(["Greedy", "Sampled"], value="Greedy", label="Decoding")
+                mode = gr.Radio(list(chat.MODES), value=chat.GREEDY, label="Decoding", elem_id="chat-mode")
                 with gr.Row():
-                    temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature (sampled)")
-                    top_p = gr.Slider(0.05, 1.0, value=0.9, step=0.05, label="Top-p (sampled)")
-                max_new = gr.Slider(1, chat.MAX_NEW_TOKENS, value=128, step=1, label="Max new tokens")
+                    temperature = gr.Slider(*chat.TEMPERATURE_RANGE, value=0.7, step=0.05, label="Temperature (sampled)")
+                    top_p = gr.Slider(*chat.TOP_P_RANGE, value=0.9, step=0.05, label="Top-p (sampled)")
+                max_new = gr.Slider(1, chat.MAX_NEW_TOKENS, value=128, step=1, label="Max new tokens", elem_id="chat-max-new")
                 gr.Markdown(CHAT_NOTE, elem_classes="lab-note")
             clear = gr.Button("Clear chat", size="sm")
         with gr.Column(scale=2, elem_classes="lab-explain"):
@@ -164,11 +191,19 @@ def build_model_data_tab() -> dict:
     send.click(respond, inputs, outputs, api_name="chat")
     box.submit(respond, inputs, outputs, api_visibility="private")
     clear.click(lambda: [], None, chatbot, api_visibility="private")
+    browse = {"fn": show_dataset, "outputs": [row, raw, formatted, counts, hist]}
+    # Another dataset, split or file starts at row 1 (its slider is resized to its rows), so a row
+    # number is always checked against the dataset it belongs to.
     gr.on(
-        triggers=None,  # on page load and whenever an input changes
-        fn=show_dataset,
+        triggers=[name.change, split.change, upload.change],
+        inputs=[name, split, gr.State(1), upload],
+        api_visibility="private",
+        **browse,
+    )
+    gr.on(
+        triggers=[row.change, Context.root_block.load],  # a row moved, or the page loaded
         inputs=[name, split, row, upload],
-        outputs=[row, raw, formatted, counts, hist],
         api_name="dataset_row",
+        **browse,
     )
     return {"chatbot": chatbot, "input": box, "send": send, "dataset": name, "row": row}
