@@ -3,7 +3,9 @@ and the failure drill; a bad pasted chat gives a plain message; screenshot."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
 import gradio as gr
 import pytest
@@ -135,9 +137,6 @@ def test_base_checkpoint_toggle(monkeypatch):
 
 def test_sixteen_hundred_pasted_messages_answer_in_bounded_time():
     """Took 51 s (every prefix rendered); the kept window of 512 tokens bounds the work now."""
-    import json
-    import time
-
     chat = [{"role": "user" if k % 2 == 0 else "assistant", "content": "x"} for k in range(1_600)]
     _show(choice=ui.JSON_CHOICE, chat_json=json.dumps(chat[:2]), mode="assistant")  # warm: the model is loaded
     t0 = time.perf_counter()
@@ -155,17 +154,11 @@ def test_sixteen_hundred_pasted_messages_answer_in_bounded_time():
 
 def test_a_role_written_as_html_is_quoted_and_escaped():
     role = '<a href="https://example.com" style="position:fixed;inset:0">win</a>'
-    chat = f'[{{"role": {json_str(role)}, "content": "hi"}}, {{"role": "assistant", "content": "ok"}}]'
+    chat = json.dumps([{"role": role, "content": "hi"}, {"role": "assistant", "content": "ok"}])
     with pytest.raises(gr.Error) as err:
         _show(choice=ui.JSON_CHOICE, chat_json=chat)
     message = err.value.message
     assert "role of message 1" in message and "<a" not in message and "&lt;a" in message
-
-
-def json_str(text: str) -> str:
-    import json
-
-    return json.dumps(text)
 
 
 @pytest.mark.parametrize("row", [float("nan"), float("inf"), "abc", 1e30, -1, 0, 3.5, 224])
