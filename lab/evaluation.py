@@ -98,17 +98,42 @@ def eval_prompts(chats, n: int | None = None) -> tuple[list[str], list[str]]:
     return prompts, refs
 
 
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW_TOKENS) -> list[str]:
-    """Greedy answers to single-turn prompts, all in one left-padded batch."""
+#: Prompts generated together. Memory grows with the batch: with peft's layers in the model a batch of
+#: 32 prompts held ~1.8 GB more than the model, a batch of 8 about 0.5 GB (bench/server_memory.py).
+EVAL_BATCH = 8
+#: Seconds past a run's wall-clock cap that its evaluation may still take.
+EVAL_GRACE_S = 180.0
+
+
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW_TOKENS, deadline=None,
+             on_batch=None) -> list[str]:
+    """Greedy answers to single-turn prompts, in left-padded batches of ``EVAL_BATCH``.
+
+    ``deadline`` (a :class:`lab.training.Deadline`) is checked before each batch and raises
+    :class:`lab.training.Stopped`; ``on_batch(done, total)`` is called after each."""
     if not prompts:
         return []
     from lab.training import standard_attention
 
     was_training = model.training
     model.eval()
+    # peft injects its LoRA layers into the base model, so the base model generates with the adapter (and
+    # without it inside disable_adapter()). Generating from the PeftModel itself would compute the logits of
+    # every prompt position: its forward() hides `logits_to_keep` from generate(), and a batch of 32
+    # prompts then holds ~2 GB of logits instead of the last position's few MB.
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
     try:
+        answers: list[str] = []
         with models.dequantized_base(model), standard_attention(model), torch.inference_mode():
-            return chat.answer_batch(model, tokenizer, prompts, chat.Decoding(max_new_tokens=max_new_tokens), batch_size=32)
+            for start in range(0, len(prompts), EVAL_BATCH):
+                if deadline is not None:
+                    deadline.check(f"evaluating ({start} of {len(prompts)} answers)")
+                chunk = prompts[start : start + EVAL_BATCH]
+                answers += chat.answer_batch(causal_lm, tokenizer, chunk, chat.Decoding(max_new_tokens=max_new_tokens),
+                                             batch_size=EVAL_BATCH)
+                if on_batch is not None:
+                    on_batch(len(answers), len(prompts))
+        return answers
     finally:
         model.train(was_training)
 
@@ -134,10 +159,10 @@ class Evaluation:
 
 
 def evaluate(model, tokenizer, dataset: str, prompts: list[str], references: list[str],
-             max_new_tokens: int = MAX_NEW_TOKENS, forgetting: bool = True) -> Evaluation:
-    """Answer ``prompts`` (and the forgetting questions) in one batch and score them."""
+             max_new_tokens: int = MAX_NEW_TOKENS, forgetting: bool = True, deadline=None) -> Evaluation:
+    """Answer ``prompts`` (and the forgetting questions) in batches and score them."""
     qs = [q for q, _ in FORGETTING_QUESTIONS] if forgetting else []
-    answers = generate(model, tokenizer, list(prompts) + qs, max_new_tokens)
+    answers = generate(model, tokenizer, list(prompts) + qs, max_new_tokens, deadline)
     out, q_answers = answers[: len(prompts)], answers[len(prompts):]
     scorer = scorer_for(dataset)
     hits = [scorer[1](a) for a in out] if scorer else None
@@ -155,8 +180,14 @@ def before_after(run, n_prompts: int = 12, max_new_tokens: int = MAX_NEW_TOKENS)
     """The base model's and the adapted model's evaluations on the run's held-out prompts.
 
     The base is the same 4-bit model with the adapter switched off (``disable_adapter``); its
-    greedy answers are cached per (model, quantization, dataset, prompts).
+    greedy answers are cached per (model, quantization, dataset, prompts). The run's deadline (its stop
+    flag and wall-clock cap) is checked between batches: :class:`lab.training.Stopped` when it passes.
     """
+    deadline = getattr(run, "deadline", None)
+    if deadline is not None:  # a run stopped at its cap still gets its answers: the cap leaves time to evaluate
+        from lab.training import Deadline
+
+        deadline = Deadline(deadline.stop, deadline.max_seconds + EVAL_GRACE_S, deadline.started)
     cfg = run.config
     prompts, refs = eval_prompts(run.eval_chats["messages"] if len(run.eval_chats) else [], n_prompts)
     key = (cfg.model, cfg.quantization, cfg.dataset, tuple(prompts), max_new_tokens)
@@ -164,10 +195,10 @@ def before_after(run, n_prompts: int = 12, max_new_tokens: int = MAX_NEW_TOKENS)
         before = _base_cache.get(key)
     if before is None:
         with run.model.disable_adapter():
-            before = evaluate(run.model, run.tokenizer, cfg.dataset, prompts, refs, max_new_tokens)
+            before = evaluate(run.model, run.tokenizer, cfg.dataset, prompts, refs, max_new_tokens, deadline=deadline)
         with _base_lock:
             if len(_base_cache) > 16:
                 _base_cache.clear()
             _base_cache[key] = before
-    after = evaluate(run.model, run.tokenizer, cfg.dataset, prompts, refs, max_new_tokens)
+    after = evaluate(run.model, run.tokenizer, cfg.dataset, prompts, refs, max_new_tokens, deadline=deadline)
     return before, after

@@ -82,9 +82,12 @@ def packed_attention(module, query, key, value, attention_mask, scaling=None, dr
         out[s:e] = softmax(scores + causal mask) v[s:e]   (softmax in fp32)
 
     — the block-diagonal attention of the packed row, at the cost of the examples alone (a dense
-    T x T mask would cost (T / L)^2 more). Plain matmuls here: for ~100-token examples they are ~2.5x
-    faster, forward + backward, than PyTorch's fused CPU attention kernel. Returns (1, T, H, D) like
-    transformers' attention functions.
+    T x T mask would cost (T / L)^2 more). Plain matmuls for short examples: at ~100 tokens they are
+    ~2.5x faster, forward + backward, than PyTorch's fused CPU attention kernel. But they keep the
+    (H, L, L) scores and probabilities of every layer for the backward pass — ~2 GB per 1,024-token
+    example for the bundled model — so examples longer than ``FUSED_ATTENTION_FROM`` tokens go
+    through the fused kernel (``scaled_dot_product_attention``), which keeps O(L) per layer.
+    Returns (1, T, H, D) like transformers' attention functions.
     """
     cu = kwargs.get("lab_cu_seqlens")
     if cu is None:
@@ -98,6 +101,10 @@ def packed_attention(module, query, key, value, attention_mask, scaling=None, dr
     bounds = cu.tolist()
     for s, e in zip(bounds[:-1], bounds[1:]):
         n = e - s
+        if n > FUSED_ATTENTION_FROM:
+            outs.append(F.scaled_dot_product_attention(query[:, :, s:e], key[:, :, s:e], value[:, :, s:e],
+                                                       is_causal=True, scale=scale, enable_gqa=h != h_kv))
+            continue
         q = query[:, :, s:e].reshape(1, h_kv, h // h_kv, n, d)  # (1, H_kv, g, L, D)
         k = key[:, :, s:e].unsqueeze(2)  # (1, H_kv, 1, L, D)
         v = value[:, :, s:e].unsqueeze(2)
@@ -106,6 +113,13 @@ def packed_attention(module, query, key, value, attention_mask, scaling=None, dr
         probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
         outs.append((probs @ v).reshape(1, h, n, d))
     return torch.cat(outs, dim=2).transpose(1, 2).contiguous(), None
+
+
+#: Examples longer than this use the fused attention kernel (memory O(L), see packed_attention).
+FUSED_ATTENTION_FROM = 256
+#: Trained positions whose logits are computed at once; more are done in chunks recomputed in the
+#: backward pass, so a step never holds more than this many rows of V logits (4 bytes x 49,152 each).
+LOGIT_CHUNK = 2048
 
 
 def _causal_mask(n: int, device) -> torch.Tensor:
@@ -164,5 +178,18 @@ def gathered_loss(causal_lm, batch: PackedBatch) -> torch.Tensor:
     hidden = causal_lm.get_decoder()(
         input_ids=batch.input_ids, position_ids=batch.position_ids, lab_cu_seqlens=batch.cu_seqlens, use_cache=False
     ).last_hidden_state  # (1, T, d)
-    logits = causal_lm.get_output_embeddings()(hidden[0, batch.source])  # (n, V)
-    return F.cross_entropy(logits.float(), batch.targets)
+    head = causal_lm.get_output_embeddings()
+    h = hidden[0, batch.source]  # (n, d)
+    if h.shape[0] <= LOGIT_CHUNK:
+        return F.cross_entropy(head(h).float(), batch.targets)  # logits (n, V)
+    # Many trained tokens (long examples, masking "none"): the logits of 8,192 positions alone would take
+    # 8,192 x 49,152 x (2 + 4 + 4) bytes = 4 GB with their fp32 copy and gradient. Each chunk's logits are
+    # made, reduced to a summed loss and dropped; the backward pass makes them again, a chunk at a time.
+    from torch.utils.checkpoint import checkpoint
+
+    def chunk_loss(h_chunk, targets):
+        return F.cross_entropy(head(h_chunk).float(), targets, reduction="sum")
+
+    total = sum(checkpoint(chunk_loss, h[i : i + LOGIT_CHUNK], batch.targets[i : i + LOGIT_CHUNK], use_reentrant=False)
+                for i in range(0, h.shape[0], LOGIT_CHUNK))
+    return total / h.shape[0]

@@ -67,3 +67,33 @@ def test_packed_gathered_loss_equals_transformers_loss_per_example(tokenizer):
             count += ex.n_trained
     assert batch.targets.numel() == count
     assert fast == pytest.approx(total / count, rel=1e-5)
+
+
+def test_long_examples_use_the_fused_kernel_and_give_the_same_attention(monkeypatch):
+    """Above FUSED_ATTENTION_FROM tokens an example goes through scaled_dot_product_attention (memory O(L));
+    the packed row still equals causal attention per example, short and long examples mixed."""
+    monkeypatch.setattr(packing, "FUSED_ATTENTION_FROM", 8)
+    torch.manual_seed(0)
+    cu = torch.tensor([0, 5, 25, 28])  # 5 (matmuls), 20 (fused), 3 (matmuls)
+    q, k, v = torch.randn(1, 6, 28, 8), torch.randn(1, 2, 28, 8), torch.randn(1, 2, 28, 8)
+    out, _ = packing.packed_attention(None, q, k, v, None, scaling=8**-0.5, lab_cu_seqlens=cu)
+    for (s, e) in zip(cu[:-1].tolist(), cu[1:].tolist()):
+        ref = F.scaled_dot_product_attention(q[:, :, s:e], k[:, :, s:e], v[:, :, s:e], is_causal=True, enable_gqa=True)
+        torch.testing.assert_close(out[:, s:e].transpose(1, 2), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_chunked_logits_give_the_same_loss_and_gradients(tokenizer, monkeypatch):
+    """Past LOGIT_CHUNK trained tokens the LM head runs chunk by chunk (recomputed in backward): same loss, same grads."""
+    chats = data.load_sft_dataset("pirate")["messages"][:6]
+    batch = packing.pack([masking.build_labels(tokenizer, c, "none") for c in chats])
+    n = batch.targets.numel()
+    results = []
+    for chunk in (n + 1, 37):  # all at once; then in chunks of 37 positions (the last one shorter)
+        model = fresh_tiny(tokenizer)
+        monkeypatch.setattr(packing, "LOGIT_CHUNK", chunk)
+        with packing.packed_attention_mode(model):
+            loss = packing.gathered_loss(model, batch)
+        loss.backward()
+        results.append((loss.item(), model.get_output_embeddings().weight.grad.clone()))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-6)

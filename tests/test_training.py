@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 
 import pytest
 import torch
@@ -198,3 +199,58 @@ def test_real_4bit_run_learns_and_its_saved_adapter_loads_in_peft(tokenizer, tmp
         trained_logits = run.model(ids).logits
     assert (loaded_logits - base_logits).abs().max() > 0.5  # the adapter changes the output
     torch.testing.assert_close(loaded_logits, trained_logits, rtol=0, atol=1e-3)
+
+
+def _many_rows_csv(tmp_path, n=20_000):
+    p = tmp_path / "many.csv"
+    p.write_text("prompt,completion\n" + "".join(f"q{i},a{i}\n" for i in range(n)))
+    return str(p)
+
+
+def test_stop_takes_effect_while_the_data_is_tokenized(tokenizer, tmp_path):
+    """Stop pressed while a large upload is tokenized ends the run within a second, not after the data."""
+    stop = threading.Event()
+    cfg = training.TrainConfig(dataset=_many_rows_csv(tmp_path), steps=5, batch_size=2, max_seq_len=64,
+                               out_dir=str(tmp_path / "run"))
+    run = training.TrainingRun(cfg, fresh_tiny(tokenizer), tokenizer)
+    timer = threading.Timer(1.0, stop.set)
+    timer.start()
+    t0 = time.perf_counter()
+    assert list(run.steps(stop)) == []
+    elapsed = time.perf_counter() - t0
+    assert run.stop_reason.startswith("Stopped by the user while tokenizing the data (")
+    assert run.stop_reason.endswith("No step was trained.")
+    assert 1.0 <= elapsed < 4.0, elapsed  # 20,000 rows take ~10 s to tokenize on this machine
+    assert run.model is None and not (tmp_path / "run").exists()
+
+
+def test_wall_clock_cap_also_ends_tokenizing(tokenizer, tmp_path):
+    cfg = training.TrainConfig(dataset=_many_rows_csv(tmp_path), steps=5, batch_size=2, max_seq_len=64,
+                               max_seconds=1.0, out_dir=str(tmp_path / "run"))
+    run = training.TrainingRun(cfg, fresh_tiny(tokenizer), tokenizer)
+    assert list(run.steps()) == []
+    assert run.stop_reason.startswith("Stopped at the wall-clock cap of 1 s while")
+
+
+def test_evaluation_checks_the_deadline_between_batches(tokenizer):
+    from lab import evaluation
+
+    model = fresh_tiny(tokenizer)
+    stop = threading.Event()
+    done = []
+    deadline = training.Deadline(stop)
+    prompts = [f"Question {i}?" for i in range(3 * evaluation.EVAL_BATCH)]
+
+    def after_batch(n, total):
+        done.append(n)
+        stop.set()  # Stop pressed while the first batch was answered
+
+    with pytest.raises(training.Stopped, match=rf"Stopped by the user while evaluating \({evaluation.EVAL_BATCH} of 24 answers\)"):
+        evaluation.generate(model, tokenizer, prompts, max_new_tokens=2, deadline=deadline, on_batch=after_batch)
+    assert done == [evaluation.EVAL_BATCH]
+
+
+def test_tokens_per_step_are_capped():
+    with pytest.raises(ValueError, match=r"16 x 512 = 8,192 tokens per step; the limit is 4,096"):
+        training.TrainConfig(batch_size=16, max_seq_len=512)
+    assert training.TrainConfig(batch_size=16, max_seq_len=256).batch_size == 16
