@@ -56,8 +56,77 @@ def test_train_event_runs_one_at_a_time_and_stop_is_never_queued_behind_it():
 def test_bad_settings_are_a_sentence_before_anything_loads():
     import gradio as gr
 
-    with pytest.raises(gr.Error, match="learning rate must be a number from 1e-07 to 0.1, not -1.0"):
+    with pytest.raises(gr.Error, match="Learning rate must be a number from 1e-06 to 0.1, not -1"):
         next(ui.train_run({}, next(iter(ui.QUANT)), "pirate", None, 16, 32, 0, ["q_proj"], -1, 30, 8, 256, "completion", 0))
+
+
+DEFAULTS = dict(quant=next(iter(ui.QUANT)), dataset_choice="pirate", upload=None, r=16, alpha=32, dropout=0.0,
+                targets=["q_proj", "v_proj"], lr=1e-3, steps=30, batch=8, max_len=256, mask_mode="completion", seed=0)
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("steps", 2.5, "Steps must be a whole number from 1 to 300, not 2.5"),
+    ("steps", float("nan"), "Steps must be a whole number from 1 to 300, not nan"),
+    ("steps", float("inf"), "Steps must be a whole number from 1 to 300, not inf"),
+    ("steps", "abc", "Steps must be a whole number from 1 to 300, not 'abc'"),
+    ("steps", 1e30, "Steps must be a whole number from 1 to 300, not 1e+30"),
+    ("steps", 301, "Steps must be a whole number from 1 to 300, not 301"),
+    ("batch", -4, "Batch size must be a whole number from 1 to 32, not -4"),
+    ("r", True, "LoRA rank r must be a whole number from 1 to 128, not True"),
+    ("seed", 2**80, "Seed must be a whole number from 0 to 2,147,483,647"),
+    ("alpha", float("nan"), "LoRA alpha must be a number from 1 to 256, not nan"),
+    ("dropout", "0.9", "LoRA dropout must be a number from 0 to 0.5, not '0.9'"),
+    ("lr", float("-inf"), "Learning rate must be a number from 1e-06 to 0.1, not -inf"),
+    ("quant", "<b>nf4</b>", "Base model storage must be one of"),
+    ("mask_mode", "prompt", "Loss masking must be one of completion, assistant, none, not 'prompt'"),
+    ("targets", ["lm_head"], "Each target module must be one of q_proj"),
+    ("targets", "q_proj", "Target modules must be a list"),
+    ("dataset_choice", "/etc/passwd", "Dataset must be one of"),
+    ("batch", 4, None),
+])
+def test_every_setting_out_of_range_through_the_api_is_a_sentence_naming_it(field, value, words):
+    """The API can send what no widget would; each value is refused by name and range, before anything loads."""
+    import gradio as gr
+
+    settings = dict(DEFAULTS, **{field: value})
+    if words is None:  # within every limit: 4 x 1,024 is as large a step as is allowed
+        assert ui.settings_config(*dict(settings, max_len=1024).values()).max_seq_len == 1024
+        return
+    with pytest.raises(gr.Error) as err:
+        next(ui.train_run({}, *settings.values()))
+    assert words in err.value.message, err.value.message
+    assert "<b>" not in err.value.message  # user text is escaped inside the toast
+
+
+def test_tokens_per_step_are_capped_with_a_sentence():
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match=r"32 x 1,024 = 32,768 tokens per step; the limit is 4,096"):
+        next(ui.train_run({}, *dict(DEFAULTS, batch=32, max_len=1024).values()))
+
+
+def test_stop_with_nothing_running_says_so_and_leaves_no_flag_for_the_next_run(tmp_path, monkeypatch):
+    """Stop after a run (or before any) answers "Nothing is training", and the next run trains."""
+    class Req:
+        session_hash = "stop-after-finish"
+
+    assert ui.request_stop(Req()) == ui.NOTHING_RUNNING
+    stop = ui._begin(Req())  # a run through the API, without Train's arm()
+    assert not stop.is_set()
+    assert ui.request_stop(Req()).startswith("**Stopping**") and stop.is_set()
+    ui._end(Req())
+    assert ui.request_stop(Req()) == ui.NOTHING_RUNNING  # finished: nothing to stop
+    assert not ui._begin(Req()).is_set()  # the next run starts with a fresh flag
+    ui._end(Req())
+    ui.arm(Req())  # Train pressed: the run is queued, Stop now applies to it
+    assert ui.request_stop(Req()).startswith("**Stopping**")
+    assert ui._begin(Req()).is_set()  # the queued run sees the stop and trains nothing
+    ui._end(Req())
+
+
+def test_empty_targets_and_missing_upload_are_sentences():
+    import gradio as gr
+
     with pytest.raises(gr.Error, match="Choose at least one target module"):
         next(ui.train_run({}, next(iter(ui.QUANT)), "pirate", None, 16, 32, 0, [], 1e-3, 30, 8, 256, "completion", 0))
     with pytest.raises(gr.Error, match="Upload a dataset file first"):

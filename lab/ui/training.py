@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from lab import data, evaluation, export, masking, models, training
+from lab import checks, data, evaluation, export, masking, memory, models, training
 from lab.ui.style import user_errors
 
 MAX_SECONDS = float(os.environ.get("LAB_TRAIN_MAX_SECONDS", "300"))
@@ -53,8 +53,18 @@ is a loss, and nothing is recomputed (no gradient checkpointing).
 
 # --- per-session stop flags ------------------------------------------------------------------------
 
-_stops: dict[str, threading.Event] = {}
-_stops_lock = threading.Lock()
+
+@dataclasses.dataclass
+class _Slot:
+    """A session's stop flag, and whether a run of that session is queued or running."""
+
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    active: bool = False
+
+
+_slots: dict[str, _Slot] = {}
+_slots_lock = threading.Lock()
+NOTHING_RUNNING = "Nothing is training: press **Train** to start a run."
 
 
 def _session(request: gr.Request | None) -> str:
@@ -63,23 +73,35 @@ def _session(request: gr.Request | None) -> str:
 
 def arm(request: gr.Request = None):
     """A fresh stop flag for this browser session, before its run is queued; Train waits for the run."""
-    with _stops_lock:
-        _stops[_session(request)] = threading.Event()
+    with _slots_lock:
+        _slots[_session(request)] = _Slot(active=True)
     return gr.update(interactive=False)
 
 
 def request_stop(request: gr.Request = None) -> str:
-    with _stops_lock:
-        ev = _stops.get(_session(request))
-    if ev is None:
-        return "Nothing is training."
-    ev.set()
+    """Stop this session's queued or running run; when none is, say so and leave nothing set."""
+    with _slots_lock:
+        slot = _slots.get(_session(request))
+        if slot is None or not slot.active:
+            return NOTHING_RUNNING
+        slot.stop.set()
     return "**Stopping** after the current step; the adapter keeps what it learned so far…"
 
 
-def _stop_flag(request) -> threading.Event:
-    with _stops_lock:
-        return _stops.setdefault(_session(request), threading.Event())
+def _begin(request) -> threading.Event:
+    """The stop flag of the run that starts now (armed by Train; a fresh one for a direct API call)."""
+    with _slots_lock:
+        slot = _slots.get(_session(request))
+        if slot is None or not slot.active:
+            slot = _slots[_session(request)] = _Slot(active=True)
+        return slot.stop
+
+
+def _end(request) -> None:
+    with _slots_lock:
+        slot = _slots.get(_session(request))
+        if slot is not None:
+            slot.active = False
 
 
 # --- formatting ------------------------------------------------------------------------------------
@@ -214,7 +236,7 @@ def _dataset_arg(choice: str, upload: str | None) -> str:
         if not upload:
             raise gr.Error("Upload a dataset file first, or choose a bundled dataset.")
         return upload
-    return choice
+    return checks.one_of("Dataset", choice, data.list_datasets())
 
 
 @user_errors
@@ -246,31 +268,59 @@ def _zip_adapter(adapter_dir: Path) -> str:
     return shutil.make_archive(str(base), "zip", root_dir=adapter_dir)
 
 
+#: The widgets' ranges: the same bounds whether a value comes from a slider or through the API.
+LIMITS = {"r": (1, 128), "alpha": (1, 256), "dropout": (0.0, 0.5), "lr": (1e-6, 0.1), "steps": (1, 300),
+          "batch": (1, 32), "max_len": (32, 1024), "seed": (0, 2**31 - 1)}
+
+
 def settings_config(quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
                     mask_mode, seed) -> training.TrainConfig:
     """The settings widgets' values as a validated TrainConfig (a bad value raises a sentence)."""
     if lr is None or seed is None:
         raise gr.Error("Fill in the learning rate and the seed.")
+    quant = checks.one_of("Base model storage", quant, QUANT)
+    if not isinstance(targets, (list, tuple)) or not all(isinstance(t, str) for t in targets):
+        raise ValueError("Target modules must be a list of module names, for example ['q_proj', 'v_proj'].")
+    targets = [checks.one_of("Each target module", t, training.ALL_LINEAR) for t in targets]
     return training.TrainConfig(
-        dataset=_dataset_arg(dataset_choice, upload), quantization=QUANT[quant], r=int(r), alpha=float(alpha),
-        dropout=float(dropout), target_modules=tuple(targets or ()), learning_rate=float(lr), steps=int(steps),
-        batch_size=int(batch), max_seq_len=int(max_len), masking=mask_mode, seed=int(seed),
+        dataset=_dataset_arg(dataset_choice, upload), quantization=QUANT[quant],
+        r=checks.whole_number("LoRA rank r", r, *LIMITS["r"]),
+        alpha=checks.number("LoRA alpha", alpha, *LIMITS["alpha"]),
+        dropout=checks.number("LoRA dropout", dropout, *LIMITS["dropout"]),
+        target_modules=tuple(targets),
+        learning_rate=checks.number("Learning rate", lr, *LIMITS["lr"]),
+        steps=checks.whole_number("Steps", steps, *LIMITS["steps"]),
+        batch_size=checks.whole_number("Batch size", batch, *LIMITS["batch"]),
+        max_seq_len=checks.whole_number("Max length", max_len, *LIMITS["max_len"]),
+        masking=checks.one_of("Loss masking", mask_mode, masking.MODES),
+        seed=checks.whole_number("Seed", seed, *LIMITS["seed"]),
     )
 
 
 @user_errors
 def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
               mask_mode, seed, request: gr.Request = None):
-    """Stream the loss curve while training, then evaluate before / after and offer the adapter."""
-    cfg = settings_config(quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch, max_len,
-                          mask_mode, seed)
+    """Stream the loss curve while training, then evaluate before / after and offer the adapter.
+
+    However the run ends (finished, stopped, failed, or the page went away), the model it loaded is
+    dropped and its memory given back to the system (:func:`lab.memory.release`)."""
+    stop = _begin(request)
+    try:
+        yield from _train(state, stop, quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch,
+                          max_len, mask_mode, seed)
+    finally:
+        _end(request)
+        memory.release()
+
+
+def _train(state, stop, *settings):
+    cfg = settings_config(*settings)
     prune_runs()
     cfg = dataclasses.replace(cfg, max_seconds=MAX_SECONDS, out_dir=tempfile.mkdtemp(prefix="run-", dir=RUNS_DIR))
     runs = list((state or {}).get("runs", []))[-1:]  # keep the previous run to compare with
     n = (state or {}).get("count", 0) + 1
     current = {"label": run_label(cfg, n), "curve": []}
     max_steps = max([cfg.steps] + [len(r["curve"]) for r in runs])
-    stop = _stop_flag(request)
     run = training.TrainingRun(cfg)
     yield _out(status="**Loading** the model and the data…", notes="")
     gen = run.steps(stop)
@@ -287,12 +337,22 @@ def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, 
         yield _out(status=f"**{run.stop_reason}** No step was trained, so there is nothing to compare.",
                    notes="  \n".join(run.notes))
         return
+    stop.clear()  # a Stop ended training; pressing it again skips the evaluation
     last = run.logs[-1]
     done = f"**{run.stop_reason}**  \n{status_table(last)}"
-    yield _out(status=done + "\n\n*Evaluating: the base model and the adapted model answer the held-out prompts…*",
-               notes="  \n".join(run.notes))
-    before, after = evaluation.before_after(run, EVAL_PROMPTS)
+    yield _out(status=done + "\n\n*Evaluating: the base model and the adapted model answer the held-out prompts… "
+                             "(Stop skips this)*", notes="  \n".join(run.notes))
+    try:
+        before, after = evaluation.before_after(run, EVAL_PROMPTS)
+    except training.Stopped as e:
+        before = after = None
+        done += f"  \n*{e} The adapter is kept; no answers to compare.*"
     sz = training.sizes(run)
+    adapter = dict(adapter_file=gr.update(value=_zip_adapter(run.adapter_dir), visible=True),
+                   adapter_info=sizes_text(sz, cfg))
+    if after is None:
+        yield _out(status=done, **adapter)
+        return
     current.update(
         prompts=after.prompts, before=before.answers, after=after.answers, before_hits=before.hits,
         after_hits=after.hits, score_before=before.score, score_after=after.score, behaviour=after.behaviour,
@@ -312,8 +372,7 @@ def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, 
         summary=summary_table(runs),
         answers=answers_frame(current, previous),
         forgetting=forgetting_frame(current),
-        adapter_file=gr.update(value=_zip_adapter(run.adapter_dir), visible=True),
-        adapter_info=sizes_text(sz, cfg),
+        **adapter,
     )
 
 
@@ -355,7 +414,8 @@ def build_training_tab() -> dict:
                                        label="Target modules (QLoRA: every linear layer)")
             with gr.Row():
                 steps = gr.Slider(1, 300, value=d.steps, step=1, label="Steps", elem_id="train-steps")
-                batch = gr.Slider(1, 32, value=d.batch_size, step=1, label="Batch size", info="examples per step")
+                batch = gr.Slider(1, 32, value=d.batch_size, step=1, label="Batch size",
+                                  info=f"examples per step; batch × max length ≤ {training.MAX_TOKENS_PER_STEP:,} tokens (memory)")
             with gr.Row():
                 max_len = gr.Slider(32, 1024, value=d.max_seq_len, step=16, label="Max length", info="tokens per example")
                 seed = gr.Number(value=d.seed, label="Seed", precision=0, minimum=0)
