@@ -10,8 +10,9 @@ import os
 
 import gradio as gr
 
+from lab import data, memory
 from lab.ui import lora, masking, model_data, nf4, training
-from lab.ui.style import CSS, THEME
+from lab.ui.style import CSS, THEME, refuse_paths_not_uploaded
 
 HEADER = """
 # Tuning Lab
@@ -42,7 +43,8 @@ def build_app() -> gr.Blocks:
 
 def launch_kwargs() -> dict:
     """What ``launch()`` needs besides the Blocks (Gradio 6 takes theme and css here)."""
-    kwargs = {"theme": THEME, "css": CSS}
+    # max_file_size: Gradio refuses a larger upload before writing it to its upload folder
+    kwargs = {"theme": THEME, "css": CSS, "max_file_size": data.MAX_UPLOAD_BYTES}
     if os.environ.get("HOST"):
         kwargs["server_name"] = os.environ["HOST"]
     if os.environ.get("PORT"):
@@ -50,6 +52,8 @@ def launch_kwargs() -> dict:
     return kwargs
 
 
+memory.configure()  # freed tensors go back to the system (see lab/memory.py)
+refuse_paths_not_uploaded()
 demo = build_app()
 
 if __name__ == "__main__":

@@ -79,3 +79,31 @@ def as_user_error(e: Exception, fn=None) -> gr.Error:
     err = gr.Error(escape(message))
     err._lab_escaped = True
     return err
+
+
+def refuse_paths_not_uploaded() -> None:
+    """Say in a sentence why a file path that was never uploaded is refused.
+
+    Through the HTTP API a client can name any path as a file input (``/etc/passwd``). Gradio refuses
+    it before any handler runs, rightly, but with a bare "Error": its ``InvalidPathError`` is not a
+    ``gr.Error``. This wraps Gradio's check (``gradio.processing_utils._check_allowed``) so the refusal
+    reads as the lab's sentence; the check itself is unchanged. A test pins the behaviour.
+    """
+    from gradio import processing_utils
+    from gradio.exceptions import InvalidPathError
+
+    original = processing_utils._check_allowed
+    if getattr(original, "_lab_wrapped", False):
+        return
+
+    def check_allowed(path, check_in_upload_folder):
+        try:
+            return original(path, check_in_upload_folder)
+        except InvalidPathError as e:
+            raise gr.Error(
+                "That file was not uploaded to this lab, so it cannot be read: upload it with the file box "
+                "(a path on the server is never opened)."
+            ) from e
+
+    check_allowed._lab_wrapped = True
+    processing_utils._check_allowed = check_allowed
