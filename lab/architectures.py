@@ -327,34 +327,39 @@ class _BuildBudget:
 
 
 def build_meta_model(config) -> torch.nn.Module:
-    """Build the causal LM of ``config`` on the meta device (shapes only, no memory, no download)."""
+    """Build the causal LM of ``config`` on the meta device (shapes only, no memory, no download).
+
+    Under ``lab.models.BUILD_LOCK``: the meta device and the budget hook are process-wide, so no other
+    thread may build or load a model meanwhile."""
+    from torch.nn.modules.module import register_module_module_registration_hook
     from transformers import AutoModelForCausalLM
 
-    from torch.nn.modules.module import register_module_module_registration_hook
+    from lab.models import BUILD_LOCK
 
     check_config_sizes(config.to_dict())
     tf_logger = logging.getLogger("transformers")
     level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    hook = register_module_module_registration_hook(_BuildBudget())
-    try:
-        with warnings.catch_warnings(), torch.device("meta"):
-            warnings.simplefilter("ignore")
-            return AutoModelForCausalLM.from_config(config)
-    except _BuildTooBig as e:
-        raise ValueError(str(e)) from None
-    except ValueError as e:
-        if "Unrecognized configuration class" in str(e):
-            raise ValueError(
-                f"transformers cannot build a causal language model from model_type {config.model_type!r} "
-                "(is it an encoder, a vision model or a model that needs remote code?)."
-            ) from None
-        raise ValueError(f"transformers could not build this config: {e}") from None
-    except Exception as e:  # shape mistakes in a pasted config end up here (e.g. heads not dividing width)
-        raise ValueError(f"transformers could not build this config: {type(e).__name__}: {e}") from None
-    finally:
-        hook.remove()
-        tf_logger.setLevel(level)
+    with BUILD_LOCK:
+        tf_logger.setLevel(logging.ERROR)
+        hook = register_module_module_registration_hook(_BuildBudget())
+        try:
+            with warnings.catch_warnings(), torch.device("meta"):
+                warnings.simplefilter("ignore")
+                return AutoModelForCausalLM.from_config(config)
+        except _BuildTooBig as e:
+            raise ValueError(str(e)) from None
+        except ValueError as e:
+            if "Unrecognized configuration class" in str(e):
+                raise ValueError(
+                    f"transformers cannot build a causal language model from model_type {config.model_type!r} "
+                    "(is it an encoder, a vision model or a model that needs remote code?)."
+                ) from None
+            raise ValueError(f"transformers could not build this config: {e}") from None
+        except Exception as e:  # shape mistakes in a pasted config end up here (e.g. heads not dividing width)
+            raise ValueError(f"transformers could not build this config: {type(e).__name__}: {e}") from None
+        finally:
+            hook.remove()
+            tf_logger.setLevel(level)
 
 
 def _kind(module) -> tuple[str, int, int]:

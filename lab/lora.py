@@ -287,8 +287,10 @@ def check_with_peft(
         r=r, lora_alpha=lora_alpha, target_modules=copy.copy(targets), bias=bias, use_dora=bool(use_dora),
         modules_to_save=list(save) or None,
     )
+    from lab.models import BUILD_LOCK
+
     try:
-        with warnings.catch_warnings(), torch.device("meta"):
+        with BUILD_LOCK, warnings.catch_warnings(), torch.device("meta"):
             warnings.simplefilter("ignore")
             peft_model = get_peft_model(model, lc)
     except (ValueError, TypeError, RuntimeError) as e:

@@ -90,7 +90,8 @@ def convert_gguf(gguf: Path, dest: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".tmp-", dir=dest.parent))
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        with BUILD_LOCK:
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         # The weights are now plain fp32: forget that they came from a quantized GGUF.
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
@@ -205,6 +206,14 @@ def bnb_config(quantization: str):
     )
 
 
+#: Held while any model is built or loaded, in every thread. ``with torch.device("meta")`` (the LoRA
+#: calculator's builds) sets torch's default device for the whole process, not just its thread, and
+#: ``from_pretrained`` reads it: a real model loaded in one thread while another thread built on the meta
+#: device came out with its LM head on "meta" (the chat then answered nonsense). Builds and loads take
+#: turns; a meta build takes milliseconds and is capped at 20 s (lab.architectures).
+BUILD_LOCK = threading.RLock()
+
+
 def load_model(name: str | None = None, quantization: str | None = None):
     """Load the model, full precision (fp32 on CPU) or 4-bit through bitsandbytes.
 
@@ -225,7 +234,8 @@ def load_model(name: str | None = None, quantization: str | None = None):
         kwargs["dtype"] = compute_dtype(dev)
         kwargs["device_map"] = {"": dev.type if dev.type == "cpu" else 0}
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        with BUILD_LOCK:
+            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as e:
         raise ModelNotFoundError(f"Could not load a model from {path!r}: {e}. {INSTALL_HINT}") from e
     if quantization is None and dev.type == "cuda":
@@ -285,13 +295,27 @@ def _dequantize_like_matmul(mod) -> torch.Tensor:
     )
 
 
-@functools.lru_cache(maxsize=4)
+def _load_once(fn):
+    """``functools.lru_cache`` whose misses take a lock: two page-load events asking at once load one model."""
+    cached = functools.lru_cache(maxsize=4)(fn)
+    lock = threading.Lock()
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with lock:
+            return cached(*args, **kwargs)
+
+    wrapper.cache_clear, wrapper.cache_info = cached.cache_clear, cached.cache_info
+    return wrapper
+
+
+@_load_once
 def shared_model(name: str | None = None, quantization: str | None = None):
     """One loaded model per (name, quantization), shared by read-only users (chat, losses)."""
     return load_model(name, quantization)
 
 
-@functools.lru_cache(maxsize=4)
+@_load_once
 def shared_tokenizer(name: str | None = None):
     return load_tokenizer(name)
 

@@ -267,7 +267,7 @@ def wrap_lora(model, config: TrainConfig):
         target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
     )
     torch.manual_seed(config.seed)
-    with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user
+    with models.BUILD_LOCK, warnings.catch_warnings():  # (no meta-device build meanwhile) peft asks transformers a deprecated question; nothing for the user
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         return get_peft_model(model, lora)
 

@@ -119,3 +119,23 @@ def test_space_without_bundled_model_falls_back_to_the_hub(monkeypatch):
     monkeypatch.delenv("LAB_MODEL", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     assert models.resolve() == models.HUB_ID == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@pytest.mark.slow
+def test_shared_model_is_loaded_once_when_page_load_events_ask_together():
+    """The tabs' page-load events ask for the shared model from several threads at once: one load, one
+    complete model (no parameter left on the meta device, LM head tied to the embeddings)."""
+    import threading
+
+    models.shared_model.cache_clear()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(models.shared_model())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 3 and all(m is got[0] for m in got)
+    assert models.shared_model.cache_info().misses == 1
+    m = got[0]
+    assert not any(p.is_meta for p in m.parameters())
+    assert m.lm_head.weight.data_ptr() == m.model.embed_tokens.weight.data_ptr()
