@@ -12,7 +12,7 @@ import gradio as gr
 
 from lab import data, memory
 from lab.ui import lora, masking, model_data, nf4, training
-from lab.ui.style import CSS, THEME, refuse_paths_not_uploaded
+from lab.ui.style import CSS, THEME, install_input_guards
 
 HEADER = """
 # Tuning Lab
@@ -53,7 +53,7 @@ def launch_kwargs() -> dict:
 
 
 memory.configure()  # freed tensors go back to the system (see lab/memory.py)
-refuse_paths_not_uploaded()
+install_input_guards()
 demo = build_app()
 
 if __name__ == "__main__":

@@ -71,11 +71,10 @@ def test_chat_endpoint_streams_an_answer(client):
     assert any(len(r) < len(replies[-1]) for r in replies)  # it grew
 
 
-def test_chat_endpoint_rejects_empty_message(client):
-    from gradio_client.exceptions import AppError
-
-    with pytest.raises(AppError, match="Type a message first"):
-        client.predict("   ", [], "Greedy", 0.7, 0.9, 24, api_name="/chat")
+def test_chat_endpoint_leaves_an_empty_message_unchanged(client):
+    """An empty message is a warning, not an error: the conversation and the box stay as they were."""
+    outputs = client.predict("   ", [], "Greedy", 0.7, 0.9, 24, api_name="/chat")
+    assert all(out == {"__type__": "update"} for out in outputs), outputs  # gr.skip(): nothing changes
 
 
 def test_dataset_endpoint_shows_row_and_template(client, tokenizer):
@@ -107,6 +106,44 @@ def test_dataset_endpoint_names_the_bad_row(client, tmp_path):
     from gradio_client.exceptions import AppError
 
     p = tmp_path / "broken.jsonl"
-    p.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": 1, "completion": "b"}\n', encoding="utf-8")
+    p.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": {"not": "text"}, "completion": "b"}\n', encoding="utf-8")
     with pytest.raises(AppError, match=r"broken\.jsonl, row 2: field 'prompt' must be text"):
         client.predict("pirate", "train", 1, handle_file(str(p)), api_name="/dataset_row")
+
+
+def test_numbers_in_an_uploaded_csv_are_text(client, tmp_path):
+    from gradio_client import handle_file
+
+    p = tmp_path / "sums.csv"
+    p.write_text("prompt,completion\n2+2=,4\n3,9\n", encoding="utf-8")
+    _, raw, formatted, counts, _ = client.predict("pirate", "train", 2, handle_file(str(p)), api_name="/dataset_row")
+    assert '"prompt": "3"' in raw and '"completion": "9"' in raw
+    assert "<|im_start|>user\n3<|im_end|>" in formatted and "| 2 |" in counts
+
+
+def test_a_path_that_was_never_uploaded_is_refused_in_a_sentence(app_url):
+    """Through the HTTP API a client can name any server path as a file: it is refused, in the lab's words."""
+    import httpx
+
+    payload = {"data": ["pirate", "train", 1, {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}],
+               "session_hash": "never-uploaded"}
+    r = httpx.post(app_url.rstrip("/") + "/gradio_api/call/dataset_row", json=payload, timeout=30)
+    event_id = r.json()["event_id"]
+    stream = httpx.get(app_url.rstrip("/") + f"/gradio_api/call/dataset_row/{event_id}", timeout=60).text
+    assert "event: error" in stream
+    assert "That file was not uploaded to this lab" in stream, stream
+    assert "root:" not in stream
+
+
+def test_uploads_over_the_limit_are_refused_before_they_are_stored(app_url, tmp_path):
+    """launch(max_file_size=5 MB): Gradio's upload route refuses a 6 MB file instead of writing it to disk."""
+    import httpx
+
+    from lab import data
+
+    assert app.launch_kwargs()["max_file_size"] == data.MAX_UPLOAD_BYTES
+    big = b'{"prompt": "x", "completion": "y"}\n' * (6_000_000 // 34)
+    r = httpx.post(app_url.rstrip("/") + "/gradio_api/upload", files={"files": ("big.jsonl", big)}, timeout=60)
+    assert r.status_code == 413, (r.status_code, r.text[:200])
+    small = httpx.post(app_url.rstrip("/") + "/gradio_api/upload", files={"files": ("ok.jsonl", big[:1000])}, timeout=60)
+    assert small.status_code == 200

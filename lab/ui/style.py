@@ -107,3 +107,39 @@ def refuse_paths_not_uploaded() -> None:
 
     check_allowed._lab_wrapped = True
     processing_utils._check_allowed = check_allowed
+
+
+def refuse_unknown_choices_in_words() -> None:
+    """A choice that is not among a Dropdown's, Radio's or CheckboxGroup's choices, in the lab's words, escaped.
+
+    Gradio checks such values itself before any handler runs, and refuses with its own message, which
+    quotes the value sent: an HTML value sent through the API then rendered as HTML inside the toast.
+    This wraps those components' ``preprocess`` so the refusal names the field and its choices, with the
+    value escaped; what is accepted is unchanged. A test sweeps every endpoint with such values.
+    """
+    for cls in (gr.Dropdown, gr.Radio, gr.CheckboxGroup):
+        original = cls.preprocess
+        if getattr(original, "_lab_wrapped", False):
+            continue
+
+        def preprocess(self, payload, _original=original):
+            try:
+                return _original(self, payload)
+            except gr.Error as e:
+                if "is not in the list of choices" not in e.message:
+                    raise
+                shown = repr(payload) if len(repr(payload)) <= 60 else repr(payload)[:57] + "..."
+                choices = ", ".join(str(label) for label, _ in (self.choices or []))
+                field = self.label or "This choice"
+                err = gr.Error(escape(f"{field} must be one of: {choices}; not {shown}."))
+                err._lab_escaped = True
+                raise err from None
+
+        preprocess._lab_wrapped = True
+        cls.preprocess = preprocess
+
+
+def install_input_guards() -> None:
+    """Everything Gradio refuses before a handler runs, said as the lab's sentences (see the two guards)."""
+    refuse_paths_not_uploaded()
+    refuse_unknown_choices_in_words()
