@@ -31,7 +31,7 @@ import datasets
 
 DATA_DIR = Path(__file__).resolve().parent / "datasets"
 SPLITS = ("train", "eval")
-MAX_UPLOAD_BYTES = 5_000_000  # uploads in the app: 5 MB
+MAX_UPLOAD_BYTES = 5 * 2**20  # uploads in the app: 5 MB (MiB, as Gradio's own refusal counts them)
 MAX_JSON_DEPTH = 32
 """A chat row is nested 4 or 5 levels deep (list, row, messages, message); a config.json 3 or 4.
 Deeper JSON is refused before any parser, which would otherwise recurse until Python gives up."""
@@ -298,7 +298,7 @@ def read_table(path: str | os.PathLike, max_bytes: int | None = None) -> dataset
         raise DatasetFormatError(f"{path.name}: unsupported file type; use .jsonl, .json, .csv or .parquet.")
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
-        raise DatasetFormatError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
+        raise DatasetFormatError(f"{path.name} is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB.")
     text = _read_text(path) if builder != "parquet" else ""
     try:
         if builder == "json":
