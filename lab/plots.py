@@ -263,3 +263,44 @@ def quant_error_figure(rows, title: str = "Quantization error across block sizes
 
 
 # --- QLoRA training ---------------------------------------------------------------------------
+
+#: The newest run first: indigo solid, the run before it amber dashed, older ones slate dotted, so a
+#: run drawn under another one still shows.
+RUN_STYLES = (
+    {"color": "#4f46e5", "linestyle": "-", "linewidth": 2.0},
+    {"color": "#f59e0b", "linestyle": (0, (6, 3)), "linewidth": 2.2},
+    {"color": "#64748b", "linestyle": (0, (1.5, 2)), "linewidth": 2.0},
+)
+
+
+def training_curves_figure(runs, steps: int, title: str = "Training loss, live") -> Figure:
+    """Loss per optimizer step for each run: ``runs`` is a list of ``(label, [(step, loss), ...])``,
+    oldest first. The x-axis spans steps 1 .. ``steps`` with whole-number ticks; each run has its own
+    colour and dash, and its full label in the legend (wrapped, under the axes)."""
+    import textwrap
+
+    from matplotlib.ticker import MaxNLocator
+
+    fig = new_figure(7.0, 3.9)
+    ax = fig.add_subplot()
+    newest_first = list(reversed(list(runs)))
+    for i, (label, curve) in enumerate(newest_first):
+        style = RUN_STYLES[min(i, len(RUN_STYLES) - 1)]
+        xs = [s for s, _ in curve]
+        ys = [v for _, v in curve]
+        ax.plot(xs, ys, marker="o" if len(xs) < 25 else None, ms=3.5, label=textwrap.fill(label, 60),
+                zorder=3 + len(newest_first) - i, **style)
+    ax.set_xlim(0.5, max(2, steps) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (nats per trained token)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if any(curve for _, curve in newest_first):
+        # a figure legend "outside": constrained layout makes room for it, however many lines it has
+        fig.legend(loc="outside lower center", ncol=1, fontsize=8.5, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "The loss of each step appears here once training starts.", ha="center", va="center",
+                transform=ax.transAxes, color=PALETTE["muted"])
+        ax.set_yticks([])
+    return fig

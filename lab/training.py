@@ -204,6 +204,37 @@ def load_splits(dataset: str, holdout: int = 16):
 
 
 
+#: What a run's label names, in this order: (field, how it reads).
+_LABEL_FIELDS = (
+    ("dataset", lambda c: c.dataset if c.dataset in ("pirate", "json") else "upload"),
+    ("quantization", lambda c: c.quantization.upper() if c.quantization else "unquantized"),
+    ("r", lambda c: f"r={c.r}"),
+    ("alpha", lambda c: f"α={c.alpha:g}"),
+    ("dropout", lambda c: f"dropout={c.dropout:g}"),
+    ("target_modules", lambda c: "targets=" + "+".join(m.removesuffix("_proj") for m in c.target_modules)),
+    ("learning_rate", lambda c: f"lr={c.learning_rate:g}"),
+    ("steps", lambda c: f"{c.steps} steps"),
+    ("batch_size", lambda c: f"batch {c.batch_size}"),
+    ("max_seq_len", lambda c: f"max length {c.max_seq_len}"),
+    ("masking", lambda c: f"{c.masking} masking"),
+    ("seed", lambda c: f"seed {c.seed}"),
+)
+
+
+def run_labels(configs, numbers) -> list[str]:
+    """Legend labels that name what differs between the runs ("run 2: r=64").
+
+    A run on its own reads "run 1: pirate, NF4, r=16"; runs side by side name only the settings in
+    which they differ (every differing setting), or "same settings" when none does."""
+    configs, numbers = list(configs), list(numbers)
+    if len(configs) == 1:
+        c = configs[0]
+        return [f"run {numbers[0]}: " + ", ".join(f(c) for name, f in _LABEL_FIELDS[:3])]
+    differing = [(name, f) for name, f in _LABEL_FIELDS if len({f(c) for c in configs}) > 1]
+    return [f"run {n}: " + (", ".join(f(c) for _, f in differing) if differing else "same settings")
+            for c, n in zip(configs, numbers)]
+
+
 class Deadline:
     """The user's stop flag and the wall-clock cap, checked inside long steps (tokenizing, evaluating)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -254,3 +255,16 @@ def test_tokens_per_step_are_capped():
     with pytest.raises(ValueError, match=r"16 x 512 = 8,192 tokens per step; the limit is 4,096"):
         training.TrainConfig(batch_size=16, max_seq_len=512)
     assert training.TrainConfig(batch_size=16, max_seq_len=256).batch_size == 16
+
+
+def test_run_labels_name_what_differs_between_runs():
+    a = training.TrainConfig()
+    assert training.run_labels([a], [1]) == ["run 1: pirate, NF4, r=16"]
+    b = dataclasses.replace(a, r=64)
+    assert training.run_labels([a, b], [1, 2]) == ["run 1: r=16", "run 2: r=64"]
+    c = dataclasses.replace(a, quantization=None, learning_rate=5e-4, target_modules=("q_proj", "v_proj"))
+    assert training.run_labels([a, c], [3, 4]) == [
+        "run 3: NF4, targets=q+k+v+o+gate+up+down, lr=0.001",
+        "run 4: unquantized, targets=q+v, lr=0.0005",
+    ]
+    assert training.run_labels([a, a], [1, 2]) == ["run 1: same settings", "run 2: same settings"]

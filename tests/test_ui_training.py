@@ -40,6 +40,20 @@ def test_check_upload_names_each_problem_and_falls_back_to_pirate(tmp_path):
     assert "40 rows — 36 to train on, 4 held out" in message and dataset["value"] == ui.UPLOAD
 
 
+def test_a_small_upload_says_it_has_too_few_rows_for_an_eval_split(tmp_path):
+    small = tmp_path / "three.jsonl"
+    small.write_text("".join(json.dumps({"prompt": f"Say {i}", "completion": f"{i}!"}) + "\n" for i in range(3)))
+    message, dataset = ui.check_upload(str(small))
+    assert "3 rows, all to train on" in message and "Too few rows for an eval split" in message
+    assert "at least 10 rows" in message and dataset["value"] == ui.UPLOAD
+
+
+def test_sizes_name_the_files_on_disk_and_the_zip_in_the_download_box_units():
+    sz = ui.training.Sizes(adapter=19_555_248, base_disk=538_090_408, base_memory=115_343_360)
+    text = ui.sizes_text(sz, ui.training.TrainConfig(), files_bytes=19_556_100, zip_bytes=18_140_000)
+    assert "Adapter files: 18.7 MB on disk" in text and "zip download: 17.3 MB" in text  # 2^20-byte MB, as Gradio shows
+
+
 def test_train_event_runs_one_at_a_time_and_stop_is_never_queued_behind_it():
     import app
 
@@ -174,8 +188,21 @@ def test_summary_and_answers_tables_compare_with_the_previous_run():
     assert table.index("run 2") < table.index("run 1")  # newest first
 
 
+def _in_viewport(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    view = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= view["height"] and box["x"] + box["width"] <= view["width"]
+
+
+def _plot_image(page) -> str:
+    img = page.locator("#train-plot img")
+    img.wait_for()
+    return img.get_attribute("src") or ""
+
+
 @pytest.mark.browser
 def test_train_shows_a_growing_curve_and_stop_keeps_the_adapter(page):
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.get_by_role("tab", name="QLoRA training").click()
     steps = page.locator("#train-steps input[type=number]")
     steps.fill("40")
@@ -183,7 +210,14 @@ def test_train_shows_a_growing_curve_and_stop_keeps_the_adapter(page):
     page.locator("#train-start").click()
     status = page.locator("#train-status")
     status.get_by_text("1 / 40").wait_for(timeout=120_000)
-    status.get_by_text("3 / 40").wait_for(timeout=120_000)  # the curve grows step by step
+    first = _plot_image(page)
+    # at 1366 x 900, once Train is pressed: the curve, the status line, Train and Stop are all in view
+    for part in ("#train-plot", "#train-status", "#train-start", "#train-stop"):
+        assert _in_viewport(page, part), part
+    screenshot(page, "training_live")
+    status.get_by_text("3 / 40").wait_for(timeout=120_000)
+    page.wait_for_function("src => document.querySelector('#train-plot img').src !== src", arg=first)
+    assert "incl. evaluation" in status.inner_text()  # the run's ETA counts the evaluation too
     page.locator("#train-stop").click()
     status.get_by_text("Stopped by the user after").wait_for(timeout=120_000)
     summary = page.locator("#train-summary")
@@ -201,12 +235,11 @@ def test_train_shows_a_growing_curve_and_stop_keeps_the_adapter(page):
     steps.press("Enter")
     page.locator("#train-start").click()
     status.get_by_text("Finished 3 steps.").wait_for(timeout=180_000)
-    summary.get_by_text("run 2: pirate, NF4, r=4").wait_for(timeout=180_000)
-    assert "run 1: pirate, NF4, r=16" in summary.inner_text()
+    # the labels name what differs between the two runs (the plot's legend uses the same ones)
+    summary.get_by_text("run 2: r=4, 3 steps").wait_for(timeout=180_000)
+    assert "run 1: r=16, 40 steps" in summary.inner_text()
     header = answers.locator("thead").inner_text()
-    assert "after — run 2" in header and "after — run 1" in header
-    legend = page.locator("#train-plot").inner_text()
-    assert "run 1" in legend and "run 2" in legend  # both curves on the plot
+    assert "after — run 2: r=4, 3 steps" in header and "after — run 1: r=16, 40 steps" in header
     screenshot(page, "training")
 
 

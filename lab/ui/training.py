@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from lab import checks, data, evaluation, export, masking, memory, models, training
+from lab import checks, data, evaluation, export, masking, memory, models, plots, training
 from lab.ui.style import user_errors
 
 MAX_SECONDS = float(os.environ.get("LAB_TRAIN_MAX_SECONDS", "300"))
@@ -107,48 +109,59 @@ def _end(request) -> None:
 # --- formatting ------------------------------------------------------------------------------------
 
 
-def run_label(cfg: training.TrainConfig, n: int) -> str:
-    q = "NF4" if cfg.quantization else "unquantized"
-    data_name = cfg.dataset if cfg.dataset in data.BUNDLED else "upload"
-    return f"run {n}: {data_name}, {q}, r={cfg.r}, {cfg.masking}, lr={cfg.learning_rate:g}"
+def label_runs(runs: list[dict]) -> None:
+    """Give the kept runs legend labels that name what differs between them ("run 2: r=4, 3 steps")."""
+    for r, label in zip(runs, training.run_labels([r["config"] for r in runs], [r["number"] for r in runs])):
+        r["label"] = label
 
 
 def _fmt_s(s: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s // 60:.0f} min {s % 60:02.0f} s"
 
 
-def status_table(log: training.StepLog) -> str:
+def status_table(log: training.StepLog, eval_eta_s: float | None = None) -> str:
+    """The last step's numbers; the ETA adds the evaluation's expected time when it is known."""
+    eta = _fmt_s(log.eta_s) if eval_eta_s is None else f"{_fmt_s(log.eta_s + eval_eta_s)} (incl. evaluation)"
     return (
         "| step | loss | learning rate | tokens / s | elapsed | ETA | memory in use |\n"
         "|---:|---:|---:|---:|---:|---:|---:|\n"
         f"| {log.step} / {log.steps} | {log.loss:.3f} | {log.lr:.2e} | {log.tokens_per_s:,.0f} | "
-        f"{_fmt_s(log.elapsed_s)} | {_fmt_s(log.eta_s)} | {log.memory_mb:,.0f} MB |"
+        f"{_fmt_s(log.elapsed_s)} | {eta} | {log.memory_mb:,.0f} MB |"
     )
 
 
-def curve_frame(runs: list[dict]) -> pd.DataFrame:
-    """One row per (run, step); numeric dtypes even when empty, so the plot's axes are quantitative."""
-    rows = [{"step": s, "loss": v, "run": r["label"]} for r in runs for s, v in r["curve"]]
-    return pd.DataFrame(rows, columns=["step", "loss", "run"]).astype({"step": "int64", "loss": "float64", "run": "str"})
+def curve_figure(runs: list[dict], steps: int):
+    """The kept runs' loss curves (lab.plots), oldest first."""
+    return plots.training_curves_figure([(r["label"], r["curve"]) for r in runs], steps)
 
 
-RUN_COLORS = ("#4f46e5", "#f59e0b", "#94a3b8")  # this run: indigo; the previous one: amber
+class EvalClock:
+    """Seconds per generated answer, measured on this server (the evaluation's ETA before it starts).
+
+    The first guess is what a default run's evaluation took on a 2-core CPU; each evaluation then
+    replaces it with its own measured rate."""
+
+    def __init__(self, seconds_per_answer: float = 0.35):
+        self.rate = seconds_per_answer
+        self._lock = threading.Lock()
+
+    def eta(self, answers: int) -> float:
+        return answers * self.rate
+
+    def record(self, answers: int, seconds: float) -> None:
+        if answers > 0 and seconds > 0:
+            with self._lock:
+                self.rate = seconds / answers
 
 
-def run_colors(runs: list[dict]) -> dict[str, str]:
-    return {r["label"]: RUN_COLORS[min(i, len(RUN_COLORS) - 1)] for i, r in enumerate(reversed(runs))}
+EVAL_CLOCK = EvalClock()
 
 
-def plot_updates(runs: list[dict], steps: int, shown: dict | None):
-    """Plot updates for the kept runs' curves: the new data, then — when a run appeared — a new
-    color map. Gradio's LinePlot fixes its color scale when it (re)builds its chart, which only a
-    property such as the color map triggers; data updates alone never show a new series. Sending
-    the map after the data makes the rebuilt chart include the new run."""
-    colors = run_colors(runs)
-    updates = [gr.update(value=curve_frame(runs))]
-    if colors != shown:
-        updates.append(gr.update(color_map=colors, x_lim=[1, max(2, steps)]))
-    return updates, colors
+def expected_answers(run) -> int:
+    """Answers the evaluation will generate: the adapted model's, plus the base model's unless cached."""
+    n = min(EVAL_PROMPTS, len(run.eval_chats)) + len(getattr(evaluation, "PROBES", evaluation.FORGETTING_QUESTIONS))
+    cached = getattr(evaluation, "base_cached", None)
+    return n if cached is not None and cached(run, EVAL_PROMPTS) else 2 * n
 
 
 def _mark(hit) -> str:
@@ -204,13 +217,19 @@ def summary_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def sizes_text(sz: training.Sizes, cfg: training.TrainConfig) -> str:
-    disk = f"{sz.base_disk / 1e6:,.0f} MB on disk (fp32 safetensors) · " if sz.base_disk else ""
+MIB = 2**20  # the download box counts 1 MB as 2^20 bytes: the page's adapter sizes do too, so both agree
+
+
+def sizes_text(sz: training.Sizes, cfg: training.TrainConfig, files_bytes: int, zip_bytes: int) -> str:
+    """The adapter's size on disk and as the download, each labelled, beside the base model's."""
+    disk = f"{sz.base_disk / MIB:,.0f} MB on disk (fp32 safetensors) · " if sz.base_disk else ""
     stored = "NF4" if cfg.quantization else str(models.compute_dtype()).replace("torch.", "")
     return (
-        f"**Adapter: {sz.adapter / 1e6:.1f} MB** (peft format: `adapter_config.json` + `adapter_model.safetensors`) · "
-        f"base model: {disk}{sz.base_memory / 1e6:,.0f} MB in memory ({stored}). "
-        f"Share the adapter, not the model: it is {100 * sz.adapter / (sz.base_disk or sz.base_memory):.1f} % of the base's size."
+        f"**Adapter files: {files_bytes / MIB:.1f} MB on disk** (peft format: `adapter_model.safetensors` "
+        f"{sz.adapter / MIB:.1f} MB + `adapter_config.json`) · **zip download: {zip_bytes / MIB:.1f} MB** "
+        f"(compressed) · base model: {disk}{sz.base_memory / MIB:,.0f} MB in memory ({stored}). "
+        f"Share the adapter, not the model: it is {100 * sz.adapter / (sz.base_disk or sz.base_memory):.1f} % of the base's size. "
+        f"*1 MB = 2²⁰ bytes here, as the download box counts.*"
     )
 
 
@@ -249,6 +268,13 @@ def check_upload(path: str | None):
         train_ds, eval_ds = training.load_splits(path)
     except (ValueError, OSError) as e:
         return f"⚠️ **{name} cannot be used:** {e}", gr.update(value="pirate")
+    if len(eval_ds) == 0:
+        return (
+            f"✓ **{name}**: {len(train_ds):,} rows, all to train on. ⚠️ **Too few rows for an eval split**: "
+            f"one row in ten is held out, so at least 10 rows are needed. After training there are no held-out "
+            f"prompts to compare before and after (so no behaviour score) — only the general-knowledge probes.",
+            gr.update(value=UPLOAD),
+        )
     return (
         f"✓ **{name}**: {len(train_ds) + len(eval_ds):,} rows — {len(train_ds):,} to train on, "
         f"{len(eval_ds):,} held out as its eval split.", gr.update(value=UPLOAD)
@@ -307,30 +333,31 @@ def train_run(state, quant, dataset_choice, upload, r, alpha, dropout, targets, 
     stop = _begin(request)
     try:
         yield from _train(state, stop, quant, dataset_choice, upload, r, alpha, dropout, targets, lr, steps, batch,
-                          max_len, mask_mode, seed)
+                          max_len, mask_mode, seed, request=request)
     finally:
         _end(request)
         memory.release()
 
 
-def _train(state, stop, *settings):
+def _train(state, stop, *settings, request=None):
     cfg = settings_config(*settings)
     prune_runs()
     cfg = dataclasses.replace(cfg, max_seconds=MAX_SECONDS, out_dir=tempfile.mkdtemp(prefix="run-", dir=RUNS_DIR))
-    runs = list((state or {}).get("runs", []))[-1:]  # keep the previous run to compare with
+    runs = [dict(r) for r in list((state or {}).get("runs", []))[-1:]]  # keep the previous run to compare with
     n = (state or {}).get("count", 0) + 1
-    current = {"label": run_label(cfg, n), "curve": []}
+    current = {"config": cfg, "number": n, "curve": []}
+    label_runs(runs + [current])
     max_steps = max([cfg.steps] + [len(r["curve"]) for r in runs])
     run = training.TrainingRun(cfg)
-    yield _out(status="**Loading** the model and the data…", notes="")
+    yield _out(status="**Loading** the model and the data…", notes="", plot=curve_figure(runs + [current], max_steps))
     gen = run.steps(stop)
-    shown = None
+    eval_eta = None
     try:
         for log in gen:
+            if eval_eta is None:
+                eval_eta = EVAL_CLOCK.eta(expected_answers(run))
             current["curve"].append((log.step, log.loss))
-            updates, shown = plot_updates(runs + [current], max_steps, shown)
-            for update in updates:
-                yield _out(plot=update, status=status_table(log))
+            yield _out(plot=curve_figure(runs + [current], max_steps), status=status_table(log, eval_eta))
     finally:
         gen.close()  # if the page went away: the run's own finally saves the adapter
     if not run.logs:
@@ -340,16 +367,29 @@ def _train(state, stop, *settings):
     stop.clear()  # a Stop ended training; pressing it again skips the evaluation
     last = run.logs[-1]
     done = f"**{run.stop_reason}**  \n{status_table(last)}"
-    yield _out(status=done + "\n\n*Evaluating: the base model and the adapted model answer the held-out prompts… "
-                             "(Stop skips this)*", notes="  \n".join(run.notes))
-    try:
-        before, after = evaluation.before_after(run, EVAL_PROMPTS)
-    except training.Stopped as e:
-        before = after = None
-        done += f"  \n*{e} The adapter is kept; no answers to compare.*"
+    notes = list(run.notes)
+    if len(run.eval_chats) == 0:
+        notes.append("This dataset has no eval split (too few rows to hold any out): only the general-knowledge "
+                     "probes are compared before and after.")
+    before = after = None
+    for update in _evaluate(run, stop):
+        if isinstance(update, str):
+            yield _out(status=done + "\n\n" + update, notes="  \n".join(notes))
+        else:
+            before, after = update
+    if after is None:
+        done += "  \n*Evaluation stopped: the adapter is kept; no answers to compare.*"
     sz = training.sizes(run)
-    adapter = dict(adapter_file=gr.update(value=_zip_adapter(run.adapter_dir), visible=True),
-                   adapter_info=sizes_text(sz, cfg))
+    archive = _zip_adapter(run.adapter_dir)
+    adapter = dict(adapter_file=gr.update(value=archive, visible=True),
+                   adapter_info=sizes_text(sz, cfg, training.dir_size(run.adapter_dir), os.path.getsize(archive)))
+    if request is not None:  # the Model & data tab's chat can use this session's last adapter
+        try:
+            from lab.ui import session
+        except ImportError:
+            session = None
+        if session is not None:
+            session.remember_adapter(_session(request), run.adapter_dir, current["label"], cfg.quantization)
     if after is None:
         yield _out(status=done, **adapter)
         return
@@ -362,18 +402,63 @@ def _train(state, stop, *settings):
         retained_after=f"{sum(after.correct)} / {len(after.correct)}",
         final_loss=last.loss, steps_done=len(run.logs),
         train_s=sum(x.step_s for x in run.logs), tokens_per_s=last.tokens_per_s,
-        adapter_mb=sz.adapter / 1e6, adapter_dir=str(run.adapter_dir),
+        adapter_mb=sz.adapter / MIB, adapter_dir=str(run.adapter_dir),
     )
     runs.append(current)
     previous = runs[-2] if len(runs) > 1 else None
     yield _out(
         state={"runs": runs, "count": n},
+        plot=curve_figure(runs, max_steps),
         status=done,
         summary=summary_table(runs),
         answers=answers_frame(current, previous),
         forgetting=forgetting_frame(current),
         **adapter,
     )
+
+
+def _evaluate(run, stop):
+    """Run the before / after evaluation in a thread; yield a progress line about once a second
+    ("answering 12 / 72 · ETA 9 s"), then ``(before, after)`` — or nothing more when it was stopped.
+
+    If the page goes away while it runs, the stop flag ends the evaluation between two batches."""
+    box: dict = {"done": 0, "total": None}
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        box["done"], box["total"] = done, total
+
+    def work() -> None:
+        try:
+            kwargs = {"on_progress": progress} if "on_progress" in inspect.signature(evaluation.before_after).parameters else {}
+            box["result"] = evaluation.before_after(run, EVAL_PROMPTS, **kwargs)
+        except training.Stopped:
+            box["result"] = None
+        except BaseException as e:  # re-raised in the handler's thread
+            box["error"] = e
+
+    worker = threading.Thread(target=work, name="lab-evaluate", daemon=True)
+    worker.start()
+    expected = expected_answers(run)
+    try:
+        while worker.is_alive():
+            total = box["total"] if box["total"] is not None else expected
+            done = box["done"]
+            elapsed = time.perf_counter() - started
+            rate = elapsed / done if done else EVAL_CLOCK.rate
+            yield (f"**Evaluating:** answering {done} / {total} · ETA {_fmt_s(max(0.0, (total - done) * rate))} — the base "
+                   f"model (adapter off) and the adapted model answer the held-out prompts and the general-knowledge "
+                   f"probes, in batches. *(Stop skips this.)*")
+            worker.join(1.0)
+    finally:
+        if worker.is_alive():  # the page went away: end the evaluation between two batches
+            stop.set()
+            worker.join()
+    if "error" in box:
+        raise box["error"]
+    if box.get("result") is not None:
+        EVAL_CLOCK.record(box["total"] or expected, time.perf_counter() - started)
+        yield box["result"]
 
 
 @user_errors
@@ -421,24 +506,25 @@ def build_training_tab() -> dict:
                 seed = gr.Number(value=d.seed, label="Seed", precision=0, minimum=0)
             mask_mode = gr.Radio(list(masking.MODES), value=d.masking, label="Loss masking",
                                  info=" · ".join(f"{k}: {v}" for k, v in masking.MODE_HELP.items()))
+        # the live column stays in view while the settings scroll: Train, Stop, the curve and the status
+        with gr.Column(scale=3, min_width=480, elem_id="train-live"):
             with gr.Row():
                 train_btn = gr.Button("Train", variant="primary", elem_id="train-start")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
+            plot = gr.Plot(curve_figure([], d.steps), show_label=False, elem_id="train-plot")
+            status = gr.Markdown("Press **Train** to start.", elem_id="train-status")
+            notes = gr.Markdown(elem_classes="lab-note", elem_id="train-notes")
             gr.Markdown(
                 f"One run at a time on this server: if someone else is training, your run waits in the queue "
                 f"(its place shows on the plot). A run stops by itself after {_fmt_s(MAX_SECONDS)}.",
                 elem_classes="lab-note",
             )
-        with gr.Column(scale=3, min_width=480):
-            # first value None: a LinePlot that starts from an empty frame never draws its colored lines
-            plot = gr.LinePlot(None, x="step", y="loss", color="run", title="Training loss, live",
-                               x_title="optimizer step", y_title="loss (nats per trained token)",
-                               color_title="run", height=360, elem_id="train-plot")
-            status = gr.Markdown("Press **Train** to start.", elem_id="train-status")
-            notes = gr.Markdown(elem_classes="lab-note", elem_id="train-notes")
+    with gr.Row():
+        with gr.Column(scale=3):
+            gr.Markdown(HOW, elem_classes="lab-explain")
+        with gr.Column(scale=2):
             with gr.Accordion("LoRA and QLoRA in one page", open=False):
                 gr.Markdown(EXPLAIN, elem_classes="lab-explain")
-            gr.Markdown(HOW, elem_classes="lab-explain")
     gr.Markdown("### Before and after: held-out prompts (the `eval` split, never trained on)")
     summary = gr.Markdown(elem_id="train-summary")
     answers = gr.Dataframe(pd.DataFrame(columns=["held-out prompt", "base model (before)", "after — this run",
