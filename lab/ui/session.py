@@ -1,0 +1,51 @@
+"""What one browser session trained last: its adapter, for the chat of the Model & data tab.
+
+The training tab records each finished run here (``remember_adapter``); the chat reads it back
+(``last_adapter``). Sessions are Gradio's ``request.session_hash`` (one per page load). Only the newest
+:data:`MAX_SESSIONS` sessions are kept, so a server that stays up does not grow without bound. No heavy
+imports: this module is safe to import anywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+MAX_SESSIONS = 64
+
+_adapters: OrderedDict[str, dict] = OrderedDict()
+_lock = threading.Lock()
+
+
+def remember_adapter(session_hash: str, adapter_dir: str | Path, label: str, quantization: str | None) -> None:
+    """Record ``adapter_dir`` (peft's files of a finished run) as ``session_hash``'s last adapter.
+
+    ``label`` names the run for the chat ("Run 2 · pirate · r=16 …"); ``quantization`` is the base it was
+    trained on (``"nf4"``, ``"fp4"`` or None), so the chat puts the adapter back on the same base.
+    """
+    if not isinstance(session_hash, str) or not session_hash:
+        raise ValueError("A session needs a non-empty session hash.")
+    if quantization not in (None, "nf4", "fp4"):
+        raise ValueError(f"quantization must be None, 'nf4' or 'fp4', not {quantization!r}.")
+    entry = {"adapter_dir": str(adapter_dir), "label": str(label), "quantization": quantization}
+    with _lock:
+        _adapters[session_hash] = entry
+        _adapters.move_to_end(session_hash)
+        while len(_adapters) > MAX_SESSIONS:
+            _adapters.popitem(last=False)
+
+
+def last_adapter(session_hash: str | None) -> dict | None:
+    """``session_hash``'s last adapter as a new dict (adapter_dir, label, quantization), or None."""
+    if not isinstance(session_hash, str):
+        return None
+    with _lock:
+        entry = _adapters.get(session_hash)
+        return dict(entry) if entry is not None else None
+
+
+def forget(session_hash: str) -> None:
+    """Drop ``session_hash``'s adapter (tests; a session that ends)."""
+    with _lock:
+        _adapters.pop(session_hash, None)
