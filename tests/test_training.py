@@ -208,20 +208,30 @@ def _many_rows_csv(tmp_path, n=20_000):
     return str(p)
 
 
-def test_stop_takes_effect_while_the_data_is_tokenized(tokenizer, tmp_path):
-    """Stop pressed while a large upload is tokenized ends the run within a second, not after the data."""
+def test_stop_takes_effect_while_the_data_is_tokenized(tokenizer, tmp_path, monkeypatch):
+    """Stop pressed while a large upload is tokenized ends the run at the next check (every 64 examples),
+    within a second, not after the data. The flag is set once tokenizing has begun (a timer would race
+    with reading the file on a busy machine)."""
     stop = threading.Event()
     cfg = training.TrainConfig(dataset=_many_rows_csv(tmp_path), steps=5, batch_size=2, max_seq_len=64,
                                out_dir=str(tmp_path / "run"))
     run = training.TrainingRun(cfg, fresh_tiny(tokenizer), tokenizer)
-    timer = threading.Timer(1.0, stop.set)
-    timer.start()
-    t0 = time.perf_counter()
+    pressed: list[float] = []
+    check = training.Deadline.check
+
+    def press_stop_after_the_192nd_example_is_checked(self, while_doing):
+        check(self, while_doing)
+        if while_doing.startswith("tokenizing the data (192 of") and not pressed:
+            pressed.append(time.perf_counter())
+            stop.set()
+
+    monkeypatch.setattr(training.Deadline, "check", press_stop_after_the_192nd_example_is_checked)
     assert list(run.steps(stop)) == []
-    elapsed = time.perf_counter() - t0
-    assert run.stop_reason.startswith("Stopped by the user while tokenizing the data (")
+    ended = time.perf_counter()
+    assert pressed, "tokenizing never reached 192 examples"
+    assert run.stop_reason.startswith("Stopped by the user while tokenizing the data (256 of "), run.stop_reason
     assert run.stop_reason.endswith("No step was trained.")
-    assert 1.0 <= elapsed < 4.0, elapsed  # 20,000 rows take ~10 s to tokenize on this machine
+    assert ended - pressed[0] < 1.0, ended - pressed[0]  # 20,000 rows take ~10 s to tokenize on this machine
     assert run.model is None and not (tmp_path / "run").exists()
 
 
