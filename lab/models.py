@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
+import inspect
 import os
 import shutil
 import tempfile
@@ -266,19 +267,27 @@ def dequantized_base(model):
     patched = []
     for mod in model.modules():
         if isinstance(mod, bnb.nn.Linear4bit) and getattr(mod.weight, "quant_state", None) is not None:
-            w = _dequantize_like_matmul(mod)
-            bias = None if mod.bias is None else mod.bias.to(w.dtype)
-
-            def forward(x, _w=w, _b=bias):
-                return F.linear(x.to(_w.dtype), _w, _b).to(x.dtype)
-
-            mod.forward = forward
+            mod.forward = dequantized_forward(mod)
             patched.append(mod)
     try:
         yield model
     finally:
         for mod in patched:
             del mod.forward
+
+
+def dequantized_forward(mod):
+    """A forward for the 4-bit layer ``mod``: ``F.linear`` with its weight dequantized now, once.
+
+    The weight is held in the layer's compute precision for as long as the forward lives.
+    """
+    w = _dequantize_like_matmul(mod)
+    bias = None if mod.bias is None else mod.bias.to(w.dtype)
+
+    def forward(x, _w=w, _b=bias):
+        return F.linear(x.to(_w.dtype), _w, _b).to(x.dtype)
+
+    return forward
 
 
 def _dequantize_like_matmul(mod) -> torch.Tensor:
@@ -296,14 +305,21 @@ def _dequantize_like_matmul(mod) -> torch.Tensor:
 
 
 def _load_once(fn):
-    """``functools.lru_cache`` whose misses take a lock: two page-load events asking at once load one model."""
+    """``functools.lru_cache`` whose misses take a lock: two page-load events asking at once load one model.
+
+    The key is the arguments as ``fn`` binds them, defaults filled in: ``shared_model()`` and
+    ``shared_model(quantization=None)`` are one model (a plain ``lru_cache`` loaded a second copy).
+    """
     cached = functools.lru_cache(maxsize=4)(fn)
     lock = threading.Lock()
+    signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
         with lock:
-            return cached(*args, **kwargs)
+            return cached(*bound.args)
 
     wrapper.cache_clear, wrapper.cache_info = cached.cache_clear, cached.cache_info
     return wrapper

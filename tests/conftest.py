@@ -56,6 +56,26 @@ def tiny(tokenizer):
     return models.tiny_model(tokenizer)
 
 
+@pytest.fixture(scope="session")
+def pirate_adapter(tmp_path_factory):
+    """A real LoRA adapter (peft's files) from 6 steps of ``lab.training`` on the pirate set: fp32 base, r=8.
+
+    About 30 s, once per session. Its greedy answers differ from the base's ("Ahoy, matey! Paris, ...").
+    """
+    from lab import memory, training
+
+    out = tmp_path_factory.mktemp("pirate-adapter")
+    cfg = training.TrainConfig(dataset="pirate", quantization=None, r=8, alpha=16, steps=6, batch_size=4,
+                               max_seq_len=96, learning_rate=3e-3, warmup_steps=0, seed=0, out_dir=str(out))
+    run = training.TrainingRun(cfg)
+    for _ in run.steps():
+        pass
+    adapter_dir = run.adapter_dir
+    del run  # the run's own copy of the model
+    memory.release()
+    return adapter_dir
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
