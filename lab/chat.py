@@ -126,11 +126,75 @@ def stream_chat(model, tokenizer, messages: list[dict], decoding: Decoding = Dec
     or when the consumer goes away: closing this generator (Gradio does when the client disconnects)
     stops and joins the thread, so an abandoned 1,024-token answer does not keep the CPU busy.
     """
-    from transformers import StoppingCriteriaList, TextIteratorStreamer
-
     check_messages(messages)
     inputs = _inputs(tokenizer, messages, model.device)
-    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=120)
+    yield from _stream(model, tokenizer, inputs, decoding.generate_kwargs(tokenizer), stop)
+
+
+# ---- no chat template: the same weights as a plain next-word predictor ----------------------------
+
+def raw_text(messages: list[dict]) -> str:
+    """The conversation as one plain text, without the chat template: what a next-word predictor continues.
+
+    No role markers and no system prompt are added. Each user message starts a new line after the text
+    before it; each model reply (a continuation) is appended to the text it continued, as the model
+    wrote it. A first system message is text like any other. The conversation is checked first.
+    """
+    check_messages(messages)
+    text = ""
+    for m in messages:
+        if m["role"] == "assistant":
+            text += m["content"]
+        else:
+            text += ("\n" if text else "") + m["content"]
+    return text
+
+
+def _raw_inputs(tokenizer, text: str, device) -> dict:
+    # add_special_tokens=False: nothing but the text's own tokens (SmolLM2's tokenizer adds none anyway)
+    enc = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    return {k: v.to(device) for k, v in enc.items()}
+
+
+def _raw_generate_kwargs(tokenizer, decoding: Decoding) -> dict:
+    """Generation ends only at ``<|endoftext|>`` (the end of a document, where the vocabulary has it) or after
+    max_new_tokens: not at the end-of-turn token, which an instruction-tuned model predicts here too."""
+    kwargs = decoding.generate_kwargs(tokenizer)
+    end_of_text = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    has_it = isinstance(end_of_text, int) and end_of_text != tokenizer.unk_token_id
+    kwargs["eos_token_id"] = end_of_text if has_it else None
+    return kwargs
+
+
+def stream_continuation(model, tokenizer, messages: list[dict], decoding: Decoding = Decoding(),
+                        stop: threading.Event | None = None):
+    """Yield the continuation of :func:`raw_text` of ``messages`` as it grows: no template, no roles.
+
+    Special tokens the model writes (``<|im_end|>``, ``<|im_start|>``) are kept in the text: they are
+    part of what it predicts. Closing the generator or setting ``stop`` ends generation, as in
+    :func:`stream_chat`.
+    """
+    text = raw_text(messages)
+    inputs = _raw_inputs(tokenizer, text, model.device)
+    yield from _stream(model, tokenizer, inputs, _raw_generate_kwargs(tokenizer, decoding), stop,
+                       skip_special_tokens=False)
+
+
+def continuation(model, tokenizer, messages: list[dict], decoding: Decoding = Decoding()) -> str:
+    """The whole continuation of :func:`raw_text` of ``messages`` (no streaming), special tokens kept."""
+    inputs = _raw_inputs(tokenizer, raw_text(messages), model.device)
+    with torch.inference_mode():
+        out = model.generate(**inputs, **_raw_generate_kwargs(tokenizer, decoding))
+    return tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=False)
+
+
+def _stream(model, tokenizer, inputs: dict, generate_kwargs: dict, stop: threading.Event | None,
+            skip_special_tokens: bool = True):
+    """Run ``model.generate`` in a thread and yield the decoded new text as it grows (see stream_chat)."""
+    from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=skip_special_tokens,
+                                    timeout=120)
     stop = stop or threading.Event()
     errors: list[BaseException] = []
 
@@ -141,7 +205,7 @@ def stream_chat(model, tokenizer, messages: list[dict], decoding: Decoding = Dec
                     **inputs,
                     streamer=streamer,
                     stopping_criteria=StoppingCriteriaList([_stop_when_set(stop)]),
-                    **decoding.generate_kwargs(tokenizer),
+                    **generate_kwargs,
                 )
         except BaseException as e:  # surfaced to the caller below
             errors.append(e)

@@ -165,3 +165,56 @@ def test_stop_event_ends_a_stream_and_greedy_stream_matches_answer(real_model, t
     assert len(rest) <= 3
     assert len((rest or first)[-1]) < 400
     assert not _generation_threads()
+
+
+# ---- no chat template: the raw text, continued ----------------------------------------------------
+
+def test_raw_text_is_the_conversation_without_template_or_roles():
+    assert chat.raw_text([{"role": "user", "content": "The capital of France is"}]) == "The capital of France is"
+    turns = [
+        {"role": "system", "content": "Notes."},
+        {"role": "user", "content": "The capital of France is"},
+        {"role": "assistant", "content": " Paris."},  # a continuation: appended as written
+        {"role": "user", "content": "The capital of Italy is"},  # a new line after the text so far
+    ]
+    assert chat.raw_text(turns) == "Notes.\nThe capital of France is Paris.\nThe capital of Italy is"
+
+
+def test_raw_text_checks_the_conversation_first():
+    with pytest.raises(ValueError, match=r"^The conversation must end with a user message\.$"):
+        chat.raw_text([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    with pytest.raises(ValueError, match=r"^Message 1 \(user\) must have text as its content, not int\.$"):
+        chat.raw_text([{"role": "user", "content": 42}])
+
+
+def test_raw_inputs_are_the_text_tokens_only(tokenizer):
+    text = "What is the capital of France?"
+    ids = chat._raw_inputs(tokenizer, text, "cpu")["input_ids"][0].tolist()
+    assert ids == tokenizer.encode(text, add_special_tokens=False)
+    assert tokenizer.decode(ids) == text  # no <|im_start|>, no system prompt
+    templated = chat._inputs(tokenizer, [{"role": "user", "content": text}], "cpu")["input_ids"][0].tolist()
+    assert len(templated) > len(ids) + 10 and templated[-3:] != ids[-3:]  # the template ends with its header
+
+
+@pytest.mark.slow
+def test_raw_continuation_continues_the_text(real_model, tokenizer):
+    msgs = [{"role": "user", "content": "The capital of France is"}]
+    text = chat.continuation(real_model, tokenizer, msgs, chat.Decoding(max_new_tokens=8))
+    print(repr(text))
+    assert text.lstrip().startswith("Paris")  # the sentence goes on: not an answer to a question
+    streamed = list(chat.stream_continuation(real_model, tokenizer, msgs, chat.Decoding(max_new_tokens=8)))
+    assert streamed[-1] == text and len(streamed) >= 2
+
+
+@pytest.mark.slow
+def test_raw_question_is_continued_not_answered_in_the_assistant_turn(real_model, tokenizer):
+    """Without the template, the instruct model's next token after a question is the end of a user turn: it
+    writes the chat markers itself; with the template the reply starts right away with the answer."""
+    msgs = [{"role": "user", "content": "What is the capital of France?"}]
+    raw = chat.continuation(real_model, tokenizer, msgs, chat.Decoding(max_new_tokens=12))
+    answered = chat.answer(real_model, tokenizer, msgs, chat.Decoding(max_new_tokens=12))
+    print(f"raw: {raw!r}\ntemplated: {answered!r}")
+    assert answered.startswith("The capital of France is Paris")
+    assert raw.startswith("<|im_end|>")  # its most likely next token after the question
+    assert not raw.startswith("The capital")
+    assert "<|im_start|>assistant" in raw  # then it writes the assistant's header itself
