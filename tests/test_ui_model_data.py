@@ -11,7 +11,7 @@ import pytest
 from conftest import screenshot
 
 from lab import chat, data
-from lab.ui import model_data
+from lab.ui import model_data, session
 
 LONG = "Write a very long, detailed story about a dragon who learns to cook."
 
@@ -42,8 +42,8 @@ def _refusal(fn, *args) -> str:
 def test_empty_message_changes_nothing_and_warns(message):
     with pytest.warns(UserWarning, match=r"^Type a message first\.$"):
         out = list(model_data.respond(message, [{"role": "user", "content": "hi"}], "Greedy", 0.7, 0.9, 24))
-    assert out == [(gr.skip(), gr.skip(), gr.skip())]
-    assert out[0][1] == {"__type__": "update"}  # no value: the chat and the box stay as they were
+    assert out == [(gr.skip(),) * 5]
+    assert out[0][1] == {"__type__": "update"}  # no value: the chats and the box stay as they were
 
 
 @pytest.mark.parametrize(
@@ -101,8 +101,8 @@ def test_chat_takes_gradio_text_parts_and_streams():
         {"role": "assistant", "content": [{"type": "text", "text": "Hello! How can I help?"}]},
     ]
     outs = list(model_data.respond("What is the capital of France?", history, "Greedy", 0.7, 0.9, 12))
-    box, final, info = outs[-1]
-    assert box == ""
+    box, final, info, right, fed = outs[-1]
+    assert box == "" and right == gr.skip()  # no adapter column: the bundled model alone
     assert [m["content"] for m in final[:3]] == ["Hi!", "Hello! How can I help?", "What is the capital of France?"]
     assert final[-1]["role"] == "assistant" and "Paris" in final[-1]["content"]
     assert "135" in info and "parameters" in info
@@ -121,6 +121,106 @@ def test_closing_the_chat_handler_stops_generation():
     gone_s = _seconds_until_no_generation(2.0)
     print(f"handler close() returned in {close_s * 1000:.0f} ms; generation gone {gone_s * 1000:.0f} ms later")
     assert not _generation_threads(), "the 1,024-token answer went on after the handler was closed"
+
+
+# ---- the chat with this session's adapter, side by side, and without the template ---------------
+
+QUESTION = "What is the capital of France?"
+
+
+def _request(name: str) -> gr.Request:
+    return gr.Request(session_hash=f"test-{name}-{time.monotonic_ns()}")
+
+
+@pytest.mark.parametrize("choice", [model_data.ADAPTER, model_data.SIDE_BY_SIDE])
+def test_the_adapter_without_a_run_says_train_first(choice):
+    request = _request("none")
+    assert _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, choice, model_data.TEMPLATE_ON, [],
+                    request) == "No adapter yet in this browser session: train a run in the QLoRA training tab first."
+    with pytest.warns(UserWarning, match=r"train a run in the QLoRA training tab first\.$"):
+        out = model_data.choose(choice, model_data.TEMPLATE_ON, request)
+    assert out[0] == [] and out[1] == []  # a new conversation
+    assert out[2]["visible"] is (choice == model_data.SIDE_BY_SIDE)  # the adapter's column
+    assert "none yet" in out[4] and out[5] == model_data.NO_ADAPTER
+
+
+def test_a_pruned_adapter_says_train_again(tmp_path):
+    request = _request("pruned")
+    session.remember_adapter(request.session_hash, tmp_path / "run-gone", "run 1", "nf4")
+    message = _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, model_data.ADAPTER, "On", [], request)
+    assert message.startswith("The adapter of your last run is gone (") and message.endswith(". Train again.")
+    assert model_data.adapter_status(request) == message
+    # the bundled model still answers for this session: nothing is read from the adapter
+    assert model_data.choose(model_data.BUNDLED, "On", request)[2]["visible"] is False
+
+
+@pytest.mark.parametrize(
+    "choice, template, sentence",
+    [
+        ("Both", "On", "Model must be one of Bundled model, + my last adapter, Side by side, not 'Both'."),
+        (None, "On", "Model must be one of Bundled model, + my last adapter, Side by side, not None."),
+        ("Bundled model", "off", "Chat template must be one of On, Off, not 'off'."),
+        ("Bundled model", 1, "Chat template must be one of On, Off, not 1."),
+    ],
+)
+def test_model_and_template_choices_are_refused_by_value(choice, template, sentence):
+    assert _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, choice, template, []) == sentence
+    assert _refusal(model_data.choose, choice, template) == sentence
+
+
+def test_side_by_side_checks_the_adapter_conversation_too():
+    assert _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, model_data.SIDE_BY_SIDE, "On",
+                    [{"role": "tool", "content": "x"}]) == (
+        "Message 1 has the role 'tool'; a role is 'user' or 'assistant' ('system' only for the first message).")
+
+
+@pytest.mark.slow
+def test_side_by_side_the_same_question_to_the_base_and_the_adapter(real_model, tokenizer, pirate_adapter):
+    from lab import adapters
+
+    request = _request("side")
+    session.remember_adapter(request.session_hash, pirate_adapter, "run 1: pirate, r=8", None)
+    outs = list(model_data.respond(QUESTION, [], "Greedy", 0.7, 0.9, 20, model_data.SIDE_BY_SIDE, "On", [], request))
+    box, left, info, right, fed = outs[0]
+    assert left[-1]["content"] == right[-1]["content"] == "…"  # both chats show the question at once
+    assert fed == tokenizer.apply_chat_template([{"role": "user", "content": QUESTION}], add_generation_prompt=True,
+                                                tokenize=False)
+    box, left, info, right, _ = outs[-1]
+    decoding = chat.Decoding(max_new_tokens=20)
+    expected_base = chat.answer(real_model, tokenizer, [{"role": "user", "content": QUESTION}], decoding)
+    expected_adapter = chat.answer(adapters.adapted_model(pirate_adapter), tokenizer,
+                                   [{"role": "user", "content": QUESTION}], decoding)
+    assert [m["content"] for m in left[:1]] == [m["content"] for m in right[:1]] == [QUESTION]
+    assert left[-1]["content"].strip() == expected_base and right[-1]["content"].strip() == expected_adapter
+    assert expected_base != expected_adapter
+    assert "Adapter:** run 1: pirate, r=8, applied on the bundled model (fp32)" in info
+    # the base answered first: while the adapter streamed, the base's answer was already complete
+    streaming_right = [o for o in outs if o[3] != gr.skip() and o[3][-1]["content"] not in ("…", right[-1]["content"])]
+    assert all(o[1][-1]["content"] == left[-1]["content"] for o in streaming_right)
+
+
+@pytest.mark.slow
+def test_the_adapter_alone_answers_in_the_main_chat(tokenizer, pirate_adapter):
+    from lab import adapters
+
+    request = _request("alone")
+    session.remember_adapter(request.session_hash, pirate_adapter, "run 1", None)
+    *_, (box, left, info, right, fed) = model_data.respond(QUESTION, [], "Greedy", 0.7, 0.9, 20, model_data.ADAPTER,
+                                                           "On", None, request)
+    expected = chat.answer(adapters.adapted_model(pirate_adapter), tokenizer, [{"role": "user", "content": QUESTION}],
+                           chat.Decoding(max_new_tokens=20))
+    assert left[-1]["content"].strip() == expected and right == gr.skip()
+
+
+@pytest.mark.slow
+def test_without_the_template_the_raw_text_is_fed_and_continued(tokenizer):
+    outs = list(model_data.respond("The capital of France is", [], "Greedy", 0.7, 0.9, 6, "Bundled model", "Off"))
+    assert outs[0][4] == "The capital of France is"  # exactly the text fed: no template, no system prompt
+    history = outs[-1][1]
+    assert "Paris" in history[-1]["content"]
+    outs = list(model_data.respond("The capital of Italy is", history, "Greedy", 0.7, 0.9, 6, "Bundled model", "Off"))
+    assert outs[0][4] == "The capital of France is" + history[-1]["content"] + "\nThe capital of Italy is"
+    assert "Rome" in outs[-1][1][-1]["content"]
 
 
 # ---- show_dataset: the dataset-row handler -----------------------------------------------------
@@ -170,8 +270,8 @@ def test_empty_send_warns_without_error_pills(page):
     page.locator("#chat-send").click()
     toast = page.locator(".toast-body.warning")
     toast.get_by_text("Type a message first.").wait_for()
-    chat_column = page.locator("#chatbot").locator("xpath=ancestor::div[contains(@class,'column')][1]")
-    assert chat_column.count() == 1 and chat_column.locator("#chat-send").count() == 1
+    chat_column = page.locator("#chat-column")  # both chats, the box and Send
+    assert chat_column.locator("#chatbot").count() == 1 and chat_column.locator("#chat-send").count() == 1
     assert chat_column.locator(".error").count() == 0, "red error pills over the chat"
     assert page.locator(".toast-body.error").count() == 0
     assert page.locator("#chatbot .message").count() == 0  # nothing was added
@@ -227,3 +327,82 @@ def test_closing_the_page_stops_the_answer(page):
     gone_s = _seconds_until_no_generation(20.0)
     print(f"generation ended {gone_s:.2f} s after the page closed")
     assert not _generation_threads(), "the answer kept generating after its client left"
+
+
+def _session_hash_of(page, action) -> str:
+    """The page's Gradio session hash, read from the request that ``action`` makes the page send."""
+    import json
+
+    with page.expect_request(lambda r: "/queue/join" in r.url and r.method == "POST") as request:
+        action()
+    return json.loads(request.value.post_data)["session_hash"]
+
+
+def _set_max_new_tokens(page, n: int) -> None:
+    page.get_by_text("Decoding", exact=True).first.click()
+    max_new = page.locator("#chat-max-new input[type=number]")
+    max_new.fill(str(n))
+    max_new.press("Enter")
+    assert max_new.input_value() == str(n)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_side_by_side_in_the_browser(page, real_model, tokenizer, pirate_adapter):
+    """The same question to the bundled model and to this page's adapter: two chats, two different answers."""
+    from lab import adapters
+
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.get_by_text("Pirate assistant").first.wait_for()
+    assert not page.locator("#chatbot-adapter").is_visible()  # one chat until side by side is chosen
+    session_hash = _session_hash_of(page, lambda: page.get_by_label("Side by side").check())
+    page.locator(".toast-body.warning").get_by_text("train a run in the QLoRA training tab first").wait_for()
+    # what the training tab records when this page's run ends; back on this tab, the chat knows the run
+    session.remember_adapter(session_hash, pirate_adapter, "run 1: pirate, r=8", None)
+    page.get_by_role("tab", name="QLoRA training").click()
+    page.get_by_role("tab", name="Model & data").click()
+    page.locator("#chat-adapter-status").get_by_text("run 1: pirate, r=8").wait_for()
+    page.locator("#chat-right-heading").get_by_text("run 1: pirate, r=8").wait_for()
+    _set_max_new_tokens(page, 20)
+
+    question = [{"role": "user", "content": QUESTION}]
+    decoding = chat.Decoding(max_new_tokens=20)
+    expected = [chat.answer(real_model, tokenizer, question, decoding),
+                chat.answer(adapters.adapted_model(pirate_adapter), tokenizer, question, decoding)]
+    assert expected[0] != expected[1]
+    page.locator("#chat-input textarea").fill(QUESTION)
+    page.locator("#chat-send").click()
+    page.wait_for_function(
+        """([base, adapter]) => {
+             const last = id => { const m = document.querySelectorAll(id + ' .message'); return m.length >= 2 ? m[m.length - 1].innerText.trim() : ''; };
+             return last('#chatbot') === base && last('#chatbot-adapter') === adapter; }""",
+        arg=expected,
+        timeout=180_000,
+    )
+    for chat_id in ("#chatbot", "#chatbot-adapter"):
+        assert page.locator(f"{chat_id} .message").first.inner_text().strip() == QUESTION
+    left, right = page.locator("#chatbot").bounding_box(), page.locator("#chatbot-adapter").bounding_box()
+    assert left["x"] + left["width"] <= right["x"] and abs(left["y"] - right["y"]) < 2  # next to each other
+    assert right["x"] + right["width"] <= 1366
+    assert page.locator(".toast-body.error").count() == 0
+    screenshot(page, "model_data_side_by_side")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_no_template_in_the_browser_shows_the_text_fed_and_its_continuation(page):
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.get_by_text("Pirate assistant").first.wait_for()
+    page.get_by_label("Off", exact=True).check()
+    page.locator("#chat-mode-note").get_by_text("No chat template").wait_for()
+    _set_max_new_tokens(page, 12)
+    page.locator("#chat-input textarea").fill(QUESTION)
+    page.locator("#chat-send").click()
+    # the instruct model, fed the bare question, ends the user's turn and writes the assistant header itself
+    page.locator("#chatbot").get_by_text("<|im_start|>assistant").first.wait_for(timeout=120_000)
+    page.get_by_text("Text fed to the model").click()
+    fed = page.locator("#chat-fed textarea")
+    fed.wait_for()
+    assert fed.input_value() == QUESTION
+    assert "<|im_start|>" not in fed.input_value()
+    screenshot(page, "model_data_no_template")

@@ -9,7 +9,8 @@ from pathlib import Path
 import gradio as gr
 from gradio.context import Context
 
-from lab import chat, checks, data, models, plots
+from lab import adapters, chat, checks, data, models, plots
+from lab.ui import session
 from lab.ui.style import user_errors
 
 EXPLAIN = """
@@ -19,7 +20,9 @@ question it may simply continue the text. **Supervised fine-tuning (SFT)** teach
 high-quality (prompt, response) pairs; **instruction tuning** does it over many different
 instructions (summarise, translate, write code, solve maths, write poems…), after which the model
 also handles tasks it never saw (zero-shot generalisation). The model here is already
-instruction-tuned: *SmolLM2-135M-Instruct*. Try it, then look at the data that teaches a behaviour.
+instruction-tuned: *SmolLM2-135M-Instruct*. Try it; turn the **chat template off** to feed it raw text
+(the same weights, just predicting the next tokens), or put it **side by side** with the adapter you
+train in the QLoRA tab. Then look at the data that teaches a behaviour.
 
 ### SFT data: quality beats quantity
 **LIMA** (Zhou et al. 2023) fine-tuned a 65B LLaMA on only **1,000 curated examples**, no RLHF, and
@@ -39,6 +42,23 @@ CHAT_NOTE = (
     "The model's real chat template is applied (SmolLM2 adds a default system prompt). "
     "Greedy always takes the most likely next token; sampling draws from the distribution."
 )
+
+# Which model answers: the choices of the chat's "Model" radio, as values.
+BUNDLED, ADAPTER, SIDE_BY_SIDE = "Bundled model", "+ my last adapter", "Side by side"
+MODEL_CHOICES = (BUNDLED, ADAPTER, SIDE_BY_SIDE)
+# The chat template on, or the raw text fed as it is.
+TEMPLATE_ON, TEMPLATE_OFF = "On", "Off"
+TEMPLATE_CHOICES = (TEMPLATE_ON, TEMPLATE_OFF)
+
+NO_ADAPTER = "No adapter yet in this browser session: train a run in the QLoRA training tab first."
+ADAPTER_GONE = ("The adapter of your last run is gone (the server keeps only the newest run folders, and "
+                "clears them on restart). Train again.")
+RAW_NOTE = (
+    "**No chat template:** the same weights, fed your text as it is (no system prompt, no roles). "
+    "A next-word predictor *continues* text rather than answering (lecture §1); this model is already "
+    "instruction-tuned, so it often writes the chat markers itself. Try *The capital of France is*."
+)
+TEMPLATE_NOTE = "**Chat template on:** the conversation is wrapped in SmolLM2's `<|im_start|>role … <|im_end|>` turns."
 
 
 def _text_of(content):
@@ -66,9 +86,60 @@ def _conversation(history, message: str) -> list:
     return turns + [{"role": "user", "content": message}]
 
 
+def _session_hash(request) -> str | None:
+    return getattr(request, "session_hash", None)
+
+
+def session_adapter(request) -> dict:
+    """This browser session's last adapter (adapter_dir, label, quantization), checked to be still there.
+
+    Raises ValueError with the sentence to show when there is none, or when its folder was pruned.
+    """
+    entry = session.last_adapter(_session_hash(request))
+    if entry is None:
+        raise ValueError(NO_ADAPTER)
+    if not adapters.is_complete(entry["adapter_dir"]):
+        raise ValueError(ADAPTER_GONE)
+    return entry
+
+
+def _base_words(quantization: str | None) -> str:
+    if quantization:
+        return (f"on the {quantization.upper()} (4-bit) base it was trained on, each weight dequantized once "
+                "as in training")
+    return "on the bundled model (fp32)"
+
+
+def adapter_status(request: gr.Request = None) -> str:
+    """One line on this session's adapter: which run, on which base; or why there is none."""
+    try:
+        entry = session_adapter(request)
+    except ValueError as e:
+        return str(e)
+    return f"**Your last run:** {entry['label']} — LoRA applied {_base_words(entry['quantization'])}."
+
+
+def fed_text(tokenizer, messages: list[dict], raw: bool) -> str:
+    """Exactly the text the model is fed for ``messages``: the chat template applied, or the raw text."""
+    if raw:
+        return chat.raw_text(messages)
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def _stream(model, tokenizer, messages, decoding, raw: bool):
+    return (chat.stream_continuation if raw else chat.stream_chat)(model, tokenizer, messages, decoding)
+
+
 @user_errors
-def respond(message: str, history: list, decoding_mode: str, temperature: float, top_p: float, max_new_tokens: int):
-    """Stream the model's reply; yields (cleared textbox, chat history, model info).
+def respond(message: str, history: list, decoding_mode: str, temperature: float, top_p: float, max_new_tokens: int,
+            model_choice: str = BUNDLED, template: str = TEMPLATE_ON, adapter_history: list | None = None,
+            request: gr.Request = None):
+    """Stream the reply; yields (cleared textbox, chat history, model info, adapter's chat history, text fed).
+
+    ``model_choice``: the bundled model answers (BUNDLED), this browser session's last adapter does
+    (ADAPTER, in the same chat), or both (SIDE_BY_SIDE: the base in ``history``, the adapter in
+    ``adapter_history``, the same message to each, the base first). ``template``: TEMPLATE_OFF feeds
+    the raw text (``lab.chat.raw_text``) and streams its continuation.
 
     An empty message changes nothing (a warning toast says so). Every setting is checked by
     ``lab.chat`` first, as the API can send anything. When Gradio closes this generator (the
@@ -77,24 +148,53 @@ def respond(message: str, history: list, decoding_mode: str, temperature: float,
     message = checks.text("Your message", message, chat.MAX_PROMPT_CHARS, required=False).strip()
     if not message:
         gr.Warning("Type a message first.")
-        yield gr.skip(), gr.skip(), gr.skip()
+        yield (gr.skip(),) * 5
         return
     decoding = chat.Decoding.of(decoding_mode, temperature, top_p, max_new_tokens)
+    model_choice = checks.one_of("Model", model_choice, MODEL_CHOICES)
+    raw = checks.one_of("Chat template", template, TEMPLATE_CHOICES) == TEMPLATE_OFF
     messages = _conversation(history, message)
     chat.check_messages(messages)
-    yield "", messages + [{"role": "assistant", "content": "…"}], gr.skip()
+    both = model_choice == SIDE_BY_SIDE
+    other = _conversation(adapter_history, message) if both else None
+    if both:
+        chat.check_messages(other)
+    entry = session_adapter(request) if model_choice != BUNDLED else None
+
+    def said(conversation, reply):
+        return conversation + [{"role": "assistant", "content": reply}]
+
     t0 = time.perf_counter()
-    tokenizer, model = models.shared_tokenizer(), models.shared_model()
-    load_s = time.perf_counter() - t0
-    info = model_info(model, load_s)
-    reply = ""
-    stream = chat.stream_chat(model, tokenizer, messages, decoding)
+    tokenizer = models.shared_tokenizer()
+    yield "", said(messages, "…"), gr.skip(), said(other, "…") if both else gr.skip(), fed_text(tokenizer, messages, raw)
+    base = models.shared_model()
+    info = model_info(base, time.perf_counter() - t0)
+    adapted = None
+    if entry is not None:
+        t1 = time.perf_counter()
+        adapted = adapters.adapted_model(entry["adapter_dir"], entry["quantization"])
+        ready_s = time.perf_counter() - t1
+        info += f"  \n**Adapter:** {entry['label']}, applied {_base_words(entry['quantization'])}" + (
+            f" · ready in {ready_s:.1f} s" if ready_s > 0.05 else "")
+    # The left chat: the bundled model, or the adapter alone; then, side by side, the adapter on the right.
+    left = ""
+    stream = _stream(adapted if model_choice == ADAPTER else base, tokenizer, messages, decoding, raw)
     try:
-        for reply in stream:
-            yield "", messages + [{"role": "assistant", "content": reply}], info
+        for left in stream:
+            yield "", said(messages, left), info, said(other, "…") if both else gr.skip(), gr.skip()
     finally:  # GeneratorExit when the client disconnected: end the generation thread now
         stream.close()
-    yield "", messages + [{"role": "assistant", "content": reply}], info
+    yield "", said(messages, left), info, said(other, "…") if both else gr.skip(), gr.skip()
+    if not both:
+        return
+    right = ""
+    stream = _stream(adapted, tokenizer, other, decoding, raw)
+    try:
+        for right in stream:
+            yield "", said(messages, left), info, said(other, right), gr.skip()
+    finally:
+        stream.close()
+    yield "", said(messages, left), info, said(other, right), gr.skip()
 
 
 def model_info(model, load_s: float) -> str:
@@ -104,6 +204,45 @@ def model_info(model, load_s: float) -> str:
         f"{str(model.dtype).replace('torch.', '')} on {model.device.type.upper()}"
         + (f" · ready in {load_s:.1f} s" if load_s > 0.05 else "")
     )
+
+
+def _headings(model_choice: str, raw: bool, request) -> tuple[str, str]:
+    """The headings over the two chats: which model answers in each, and how it is fed."""
+    try:
+        label = session_adapter(request)["label"]
+    except ValueError:
+        label = "none yet"
+    fed = " · *no chat template: it continues your text*" if raw else ""
+    adapter = f"**+ your adapter:** {label}{fed}"
+    if model_choice == ADAPTER:
+        return adapter, adapter
+    return f"**Bundled model**{fed}", adapter
+
+
+@user_errors
+def refresh(model_choice: str, template: str, request: gr.Request = None):
+    """The adapter line and both headings, for this session's adapter now: (adapter line, left, right)."""
+    model_choice = checks.one_of("Model", model_choice, MODEL_CHOICES)
+    raw = checks.one_of("Chat template", template, TEMPLATE_CHOICES) == TEMPLATE_OFF
+    return (adapter_status(request), *_headings(model_choice, raw, request))
+
+
+@user_errors
+def choose(model_choice: str, template: str, request: gr.Request = None):
+    """A new model or template choice starts a new conversation.
+
+    Returns (both chats, the adapter's column shown or not, both headings, adapter line, mode note, text fed).
+
+    Choosing the adapter when this session has none (or its folder is gone) says so in a warning.
+    """
+    model_choice = checks.one_of("Model", model_choice, MODEL_CHOICES)
+    raw = checks.one_of("Chat template", template, TEMPLATE_CHOICES) == TEMPLATE_OFF
+    status = adapter_status(request)
+    if model_choice != BUNDLED and status in (NO_ADAPTER, ADAPTER_GONE):
+        gr.Warning(status)
+    left, right = _headings(model_choice, raw, request)
+    return [], [], gr.update(visible=model_choice == SIDE_BY_SIDE), left, right, status, \
+        RAW_NOTE if raw else TEMPLATE_NOTE, ""
 
 
 @user_errors
@@ -141,12 +280,27 @@ def show_dataset(name: str, split: str, row: float, upload: str | None = None):
 
 
 def build_model_data_tab() -> dict:
+    tab = Context.block  # the "Model & data" tab: selecting it refreshes the adapter line
     with gr.Row():
-        with gr.Column(scale=3):
+        with gr.Column(scale=3, elem_id="chat-column"):
             # The model's name goes in the heading: a Chatbot's floating label badge covers the
             # first line of the conversation.
             gr.Markdown("### Chat with the model: SmolLM2-135M-Instruct", elem_id="chat-heading")
-            chatbot = gr.Chatbot(label="Conversation", show_label=False, height=380, elem_id="chatbot")
+            with gr.Row():
+                model_choice = gr.Radio(list(MODEL_CHOICES), value=BUNDLED, label="Model", elem_id="chat-model",
+                                        scale=1)
+                template = gr.Radio(list(TEMPLATE_CHOICES), value=TEMPLATE_ON, scale=0, min_width=200,
+                                    elem_id="chat-template", label="Chat template",
+                                    info="Off: raw next-word prediction")
+            status = gr.Markdown(NO_ADAPTER, elem_classes="lab-note", elem_id="chat-adapter-status")
+            with gr.Row():
+                with gr.Column(min_width=240):
+                    left_heading = gr.Markdown("**Bundled model**", elem_id="chat-left-heading")
+                    chatbot = gr.Chatbot(label="Conversation", show_label=False, height=340, elem_id="chatbot")
+                with gr.Column(min_width=240, visible=False, elem_id="chat-right") as right_column:
+                    right_heading = gr.Markdown("**+ your adapter**", elem_id="chat-right-heading")
+                    adapter_chatbot = gr.Chatbot(label="Conversation with your adapter", show_label=False, height=340,
+                                                 elem_id="chatbot-adapter")
             with gr.Row():
                 box = gr.Textbox(
                     placeholder="Ask something, e.g. What is the capital of France?",
@@ -156,6 +310,10 @@ def build_model_data_tab() -> dict:
                 )
                 send = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
             info = gr.Markdown("**Model:** SmolLM2-135M-Instruct — loaded on first use.", elem_classes="lab-note")
+            mode_note = gr.Markdown(TEMPLATE_NOTE, elem_classes="lab-note", elem_id="chat-mode-note")
+            with gr.Accordion("Text fed to the model", open=False, elem_id="chat-fed-accordion"):
+                fed = gr.Textbox(show_label=False, lines=3, max_lines=8, interactive=False, elem_id="chat-fed",
+                                 placeholder="Send a message to see exactly what the model reads.")
             with gr.Accordion("Decoding", open=False):
                 mode = gr.Radio(list(chat.MODES), value=chat.GREEDY, label="Decoding", elem_id="chat-mode")
                 with gr.Row():
@@ -186,11 +344,24 @@ def build_model_data_tab() -> dict:
         counts = gr.Markdown()
     hist = gr.Plot(label="Token lengths")
 
-    inputs = [box, chatbot, mode, temperature, top_p, max_new]
-    outputs = [box, chatbot, info]
-    send.click(respond, inputs, outputs, api_name="chat")
-    box.submit(respond, inputs, outputs, api_visibility="private")
-    clear.click(lambda: [], None, chatbot, api_visibility="private")
+    # The API's /chat takes the first six as before; the rest have defaults (the bundled model, the template on).
+    inputs = [box, chatbot, mode, temperature, top_p, max_new, model_choice, template, adapter_chatbot]
+    outputs = [box, chatbot, info, adapter_chatbot, fed]
+    answering = [send.click(respond, inputs, outputs, api_name="chat"),
+                 box.submit(respond, inputs, outputs, api_visibility="private")]
+    # Clearing, or another model or template, ends an answer still streaming (its generation stops too).
+    clear.click(lambda: ([], [], ""), None, [chatbot, adapter_chatbot, fed], api_visibility="private",
+                cancels=answering)
+    gr.on(
+        triggers=[model_choice.change, template.change],
+        fn=choose,
+        inputs=[model_choice, template],
+        outputs=[chatbot, adapter_chatbot, right_column, left_heading, right_heading, status, mode_note, fed],
+        api_visibility="private",
+        cancels=answering,
+    )
+    if tab is not None and hasattr(tab, "select"):  # back from the training tab: this session's new adapter
+        tab.select(refresh, [model_choice, template], [status, left_heading, right_heading], api_visibility="private")
     browse = {"fn": show_dataset, "outputs": [row, raw, formatted, counts, hist]}
     # Another dataset, split or file starts at row 1 (its slider is resized to its rows), so a row
     # number is always checked against the dataset it belongs to.
@@ -206,4 +377,5 @@ def build_model_data_tab() -> dict:
         api_name="dataset_row",
         **browse,
     )
-    return {"chatbot": chatbot, "input": box, "send": send, "dataset": name, "row": row}
+    return {"chatbot": chatbot, "adapter_chatbot": adapter_chatbot, "input": box, "send": send, "model": model_choice,
+            "template": template, "dataset": name, "row": row}
