@@ -406,3 +406,27 @@ def test_no_template_in_the_browser_shows_the_text_fed_and_its_continuation(page
     assert fed.input_value() == QUESTION
     assert "<|im_start|>" not in fed.input_value()
     screenshot(page, "model_data_no_template")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_another_choice_mid_answer_ends_it(page):
+    """Turning the template off while an answer streams starts a new conversation and stops the old generation."""
+    page.get_by_text("Pirate assistant").first.wait_for()
+    _set_max_new_tokens(page, 1024)
+    page.locator("#chat-input textarea").fill(LONG)
+    page.locator("#chat-send").click()
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#chatbot .message'); "
+        "return m.length >= 2 && m[m.length - 1].innerText.length > 40; }",
+        timeout=120_000,
+    )
+    assert len(_generation_threads()) == 1
+    page.get_by_label("Off", exact=True).check()
+    gone_s = _seconds_until_no_generation(20.0)
+    print(f"generation ended {gone_s:.2f} s after the template was switched off")
+    assert not _generation_threads(), "the old answer kept generating"
+    page.locator("#chat-mode-note").get_by_text("No chat template").wait_for()
+    page.wait_for_function("() => document.querySelectorAll('#chatbot .message').length === 0", timeout=20_000)
+    time.sleep(1.0)  # nothing streams back into the new conversation
+    assert page.locator("#chatbot .message").count() == 0

@@ -350,8 +350,13 @@ def build_model_data_tab() -> dict:
     answering = [send.click(respond, inputs, outputs, api_name="chat"),
                  box.submit(respond, inputs, outputs, api_visibility="private")]
     # Clearing, or another model or template, ends an answer still streaming (its generation stops too).
+    # The chats are emptied once more after that: a piece of the cancelled stream already on its way
+    # could otherwise land after the first clearing.
+    def empty_chats():
+        return [], []
+
     clear.click(lambda: ([], [], ""), None, [chatbot, adapter_chatbot, fed], api_visibility="private",
-                cancels=answering)
+                cancels=answering).then(empty_chats, None, [chatbot, adapter_chatbot], api_visibility="private")
     gr.on(
         triggers=[model_choice.change, template.change],
         fn=choose,
@@ -359,7 +364,7 @@ def build_model_data_tab() -> dict:
         outputs=[chatbot, adapter_chatbot, right_column, left_heading, right_heading, status, mode_note, fed],
         api_visibility="private",
         cancels=answering,
-    )
+    ).then(empty_chats, None, [chatbot, adapter_chatbot], api_visibility="private")
     if tab is not None and hasattr(tab, "select"):  # back from the training tab: this session's new adapter
         tab.select(refresh, [model_choice, template], [status, left_heading, right_heading], api_visibility="private")
     browse = {"fn": show_dataset, "outputs": [row, raw, formatted, counts, hist]}
