@@ -141,7 +141,9 @@ def test_shared_model_is_loaded_once_when_page_load_events_ask_together():
     assert m.lm_head.weight.data_ptr() == m.model.embed_tokens.weight.data_ptr()
 
 
-def test_shared_loaders_are_keyed_by_value_not_by_how_they_are_called(real_model, tokenizer):
-    """shared_model() and shared_model(quantization=None) are one model: not a second 513 MiB copy."""
-    assert models.shared_model(None) is models.shared_model(quantization=None) is models.shared_model() is real_model
-    assert models.shared_tokenizer(name=None) is models.shared_tokenizer() is tokenizer
+def test_shared_loaders_are_keyed_by_value_not_by_how_they_are_called():
+    """shared_model() and shared_model(quantization=None) are one model: not a second 513 MiB copy.
+
+    (Compared with each other, not with the session fixtures: other tests clear these caches.)"""
+    assert models.shared_model(None) is models.shared_model(quantization=None) is models.shared_model()
+    assert models.shared_tokenizer(name=None) is models.shared_tokenizer() is models.shared_tokenizer(None)
