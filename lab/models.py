@@ -246,7 +246,7 @@ def load_model(name: str | None = None, quantization: str | None = None):
 
 
 @contextlib.contextmanager
-def dequantized_base(model):
+def dequantized_base(model, dtype: torch.dtype | None = None):
     """Run 4-bit layers exactly as they are trained: each weight dequantized once (generation, losses).
 
     bitsandbytes' own 4-bit inference on a CPU either rebuilds every weight at every call
@@ -257,7 +257,8 @@ def dequantized_base(model):
     computes ``F.linear`` with its weight dequantized once, by the kernel the training path uses: the
     numbers of training, about as fast as the fused kernel (3.1 s vs 2.8 s for 31 prompts x 48
     tokens on 2 cores), holding the weights in compute precision while the context lasts. The stored
-    4-bit weights are untouched.
+    4-bit weights are untouched. ``dtype`` (e.g. fp32): the same dequantized weights, held and multiplied
+    in that precision instead (:func:`lab.evaluation.float32_arithmetic`).
     """
     try:
         import bitsandbytes as bnb
@@ -267,7 +268,7 @@ def dequantized_base(model):
     patched = []
     for mod in model.modules():
         if isinstance(mod, bnb.nn.Linear4bit) and getattr(mod.weight, "quant_state", None) is not None:
-            mod.forward = dequantized_forward(mod)
+            mod.forward = dequantized_forward(mod, dtype)
             patched.append(mod)
     try:
         yield model
@@ -276,12 +277,15 @@ def dequantized_base(model):
             del mod.forward
 
 
-def dequantized_forward(mod):
+def dequantized_forward(mod, dtype: torch.dtype | None = None):
     """A forward for the 4-bit layer ``mod``: ``F.linear`` with its weight dequantized now, once.
 
-    The weight is held in the layer's compute precision for as long as the forward lives.
+    The weight is held in the layer's compute precision for as long as the forward lives, or converted
+    to ``dtype`` (the values training multiplies by, exactly: bf16 -> fp32 loses nothing).
     """
     w = _dequantize_like_matmul(mod)
+    if dtype is not None:
+        w = w.to(dtype)
     bias = None if mod.bias is None else mod.bias.to(w.dtype)
 
     def forward(x, _w=w, _b=bias):

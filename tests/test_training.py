@@ -256,7 +256,7 @@ def test_evaluation_checks_the_deadline_between_batches(tokenizer):
         done.append(n)
         stop.set()  # Stop pressed while the first batch was answered
 
-    with pytest.raises(training.Stopped, match=rf"Stopped by the user while evaluating \({evaluation.EVAL_BATCH} of 24 answers\)"):
+    with pytest.raises(training.Stopped, match=rf"Stopped by the user while evaluating \({evaluation.EVAL_BATCH} of {3 * evaluation.EVAL_BATCH} answers\)"):
         evaluation.generate(model, tokenizer, prompts, max_new_tokens=2, deadline=deadline, on_batch=after_batch)
     assert done == [evaluation.EVAL_BATCH]
 
