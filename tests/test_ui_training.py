@@ -289,3 +289,36 @@ def test_bad_uploads_show_a_message_and_the_tab_stays_usable(page, tmp_path):
     page.locator("#train-upload input[type=file]").set_input_files(str(good))
     box.get_by_text("27 to train on").wait_for(timeout=60_000)
     screenshot(page, "training_upload")
+
+
+def test_tables_show_the_judges_reasons_probe_accuracy_and_general_loss():
+    from lab import evaluation
+
+    probes = evaluation.PROBES[:2]
+    prompt = "Why is the sky blue?"
+    loop = "Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey!"
+    before = evaluation.score("pirate", [prompt], [""], ["Sunlight scatters off the air."],
+                              ["The capital of France is Paris.", "Berlin."], 2.25, probes)
+    after = evaluation.score("pirate", [prompt], [""], [loop], ["Paris, or Lyon.", "Berlin."], 2.75, probes)
+    cur = dict(label="run 1", prompts=after.prompts, before=before.answers, after=after.answers,
+               before_hits=before.hits, after_hits=after.hits, score_before=before.score, score_after=after.score,
+               behaviour=after.behaviour, questions=after.questions, q_before=before.question_answers,
+               q_after=after.question_answers, correct_before=before.correct, correct_after=after.correct,
+               retained_before="2 / 2", retained_after="1 / 2",
+               before_reasons=["; ".join(v.reasons) for v in before.verdicts],
+               after_reasons=["; ".join(v.reasons) for v in after.verdicts],
+               q_before_reasons=["; ".join(v.reasons) for v in before.probe_verdicts],
+               q_after_reasons=["; ".join(v.reasons) for v in after.probe_verdicts],
+               probe_accuracy_before=before.probe_accuracy, probe_accuracy_after=after.probe_accuracy,
+               general_loss_before=before.general_loss, general_loss_after=after.general_loss,
+               final_loss=1.5, steps_done=6, train_s=12.0, tokens_per_s=300.0, adapter_mb=4.5)
+    row = ui.answers_frame(cur, None).iloc[0].tolist()
+    assert row[1] == "Sunlight scatters off the air. ✗ no pirate markers; does not address the prompt"
+    assert row[2] == loop + " ✗ pirate markers: ahoy, matey; repetition: 'ahoy matey' ×6; does not address the prompt"
+    frame = ui.forgetting_frame(cur)
+    assert frame.iloc[0].tolist() == ["What is the capital of France?", "The capital of France is Paris. ✓",
+                                      "Paris, or Lyon. ✗ 'paris' but also lyon", "forgotten"]
+    assert frame.iloc[1].tolist()[-1] == ""
+    table = ui.summary_table([cur])
+    assert "probe accuracy 100 % → 50 % (2 / 2 → 1 / 2) · general-text loss 2.250 → 2.750 nats / token" in table
+    assert "| base model (no adapter) | 0 % | 2 / 2 | 2.250 |" in table and "| run 1 | 0 % | 1 / 2 | 2.750 |" in table

@@ -168,34 +168,56 @@ def _mark(hit) -> str:
     return "" if hit is None else (" ✓" if hit else " ✗")
 
 
+def _judged(answer: str, hits, reasons, i: int) -> str:
+    """The answer, ✓ or ✗, and why ("… ✗ repetition: 'ahoy matey' ×6; does not address the prompt")."""
+    text = answer + _mark(hits[i] if hits else None)
+    why = reasons[i] if reasons else ""
+    return f"{text} {why}" if why else text
+
+
 def answers_frame(current: dict, previous: dict | None) -> pd.DataFrame:
-    """Prompt | base | this run | previous run (blank unless it answered the same prompts)."""
+    """Prompt | base | this run | previous run (blank unless it answered the same prompts); each answer
+    with ✓ / ✗ and the judge's reasons (lab.evaluation.judge)."""
     same = previous is not None and previous["prompts"] == current["prompts"]
     prev_col = f"after — {previous['label']}" if previous is not None else "after — previous run (none yet)"
     if previous is not None and not same:
         prev_col += " (other prompts)"
     rows = []
     for i, p in enumerate(current["prompts"]):
-        hits = previous["after_hits"] if same else None
         rows.append({
             "held-out prompt": p,
-            "base model (before)": current["before"][i] + _mark(current["before_hits"][i] if current["before_hits"] else None),
-            f"after — {current['label']}": current["after"][i] + _mark(current["after_hits"][i] if current["after_hits"] else None),
-            prev_col: previous["after"][i] + _mark(hits[i] if hits else None) if same else "",
+            "base model (before)": _judged(current["before"][i], current["before_hits"], current.get("before_reasons"), i),
+            f"after — {current['label']}": _judged(current["after"][i], current["after_hits"],
+                                                   current.get("after_reasons"), i),
+            prev_col: _judged(previous["after"][i], previous["after_hits"], previous.get("after_reasons"), i) if same else "",
         })
     return pd.DataFrame(rows)
 
 
 def forgetting_frame(current: dict) -> pd.DataFrame:
-    return pd.DataFrame([
-        {"general-knowledge question": q, "before": b + _mark(cb), "after": a + _mark(ca)}
-        for q, b, a, cb, ca in zip(current["questions"], current["q_before"], current["q_after"],
-                                   current["correct_before"], current["correct_after"])
-    ])
+    """Each probe: the base model's and the adapted model's answers, ✓ / ✗ with the reason for a ✗
+    ("'3' but also 27"), and whether training made it forgotten or regained."""
+    n = len(current["questions"])
+    why_before = current.get("q_before_reasons") or [""] * n
+    why_after = current.get("q_after_reasons") or [""] * n
+    rows = []
+    for i, (q, b, a, cb, ca) in enumerate(zip(current["questions"], current["q_before"], current["q_after"],
+                                              current["correct_before"], current["correct_after"])):
+        rows.append({
+            "general-knowledge question": q,
+            "before": b + _mark(cb) + ("" if cb or not why_before[i] else f" {why_before[i]}"),
+            "after": a + _mark(ca) + ("" if ca or not why_after[i] else f" {why_after[i]}"),
+            "change": "forgotten" if cb and not ca else ("regained" if ca and not cb else ""),
+        })
+    return pd.DataFrame(rows)
 
 
 def _pct(x) -> str:
     return "—" if x is None else f"{100 * x:.0f} %"
+
+
+def _nats(x) -> str:
+    return "—" if x is None else f"{x:.3f}"
 
 
 def summary_table(runs: list[dict]) -> str:
@@ -204,15 +226,29 @@ def summary_table(runs: list[dict]) -> str:
     head = runs[-1]
     lines = [
         f"**Behaviour score** = share of the {len(head['prompts'])} held-out prompts whose answer shows the behaviour "
-        f"({head['behaviour']}). **Forgetting check** = general-knowledge questions still answered correctly.\n",
-        "| | behaviour score | forgetting check | final loss | steps | training time | tokens / s | adapter |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| base model (no adapter) | {_pct(head['score_before'])} | {head['retained_before']} | | | | | |",
+        f"({head['behaviour']}), is no repetition loop and addresses the prompt. **Forgetting check** = "
+        "general-knowledge probes answered correctly (the right fact, no competing one). **General-text loss** = "
+        "mean next-token cross-entropy (nats / token) on a plain-English passage the base model knows; a rise "
+        "means the adapter changed ordinary text too.\n",
+    ]
+    if head.get("probe_accuracy_after") is not None:
+        lines.append(
+            f"**{head['label']}**: probe accuracy {_pct(head['probe_accuracy_before'])} → "
+            f"{_pct(head['probe_accuracy_after'])} ({head['retained_before']} → {head['retained_after']}) · "
+            f"general-text loss {_nats(head.get('general_loss_before'))} → {_nats(head.get('general_loss_after'))} "
+            "nats / token\n"
+        )
+    lines += [
+        "| | behaviour score | forgetting check | general-text loss | final loss | steps | training time | tokens / s | adapter |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| base model (no adapter) | {_pct(head['score_before'])} | {head['retained_before']} | "
+        f"{_nats(head.get('general_loss_before'))} | | | | | |",
     ]
     for r in reversed(runs):
         lines.append(
-            f"| {r['label']} | {_pct(r['score_after'])} | {r['retained_after']} | {r['final_loss']:.3f} | "
-            f"{r['steps_done']} | {_fmt_s(r['train_s'])} | {r['tokens_per_s']:,.0f} | {r['adapter_mb']:.1f} MB |"
+            f"| {r['label']} | {_pct(r['score_after'])} | {r['retained_after']} | {_nats(r.get('general_loss_after'))} | "
+            f"{r['final_loss']:.3f} | {r['steps_done']} | {_fmt_s(r['train_s'])} | {r['tokens_per_s']:,.0f} | "
+            f"{r['adapter_mb']:.1f} MB |"
         )
     return "\n".join(lines)
 
@@ -400,6 +436,12 @@ def _train(state, stop, *settings, request=None):
         correct_before=before.correct, correct_after=after.correct,
         retained_before=f"{sum(before.correct)} / {len(before.correct)}",
         retained_after=f"{sum(after.correct)} / {len(after.correct)}",
+        before_reasons=["; ".join(v.reasons) for v in before.verdicts] if before.verdicts else None,
+        after_reasons=["; ".join(v.reasons) for v in after.verdicts] if after.verdicts else None,
+        q_before_reasons=["; ".join(v.reasons) for v in before.probe_verdicts],
+        q_after_reasons=["; ".join(v.reasons) for v in after.probe_verdicts],
+        probe_accuracy_before=before.probe_accuracy, probe_accuracy_after=after.probe_accuracy,
+        general_loss_before=before.general_loss, general_loss_after=after.general_loss,
         final_loss=last.loss, steps_done=len(run.logs),
         train_s=sum(x.step_s for x in run.logs), tokens_per_s=last.tokens_per_s,
         adapter_mb=sz.adapter / MIB, adapter_dir=str(run.adapter_dir),
