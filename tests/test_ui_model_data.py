@@ -310,18 +310,7 @@ def test_long_reply_first_line_is_not_covered(page):
 def test_closing_the_page_stops_the_answer(page):
     """The client goes away mid-answer: Gradio closes the handler, which ends generation."""
     page.get_by_text("Pirate assistant").first.wait_for()
-    page.get_by_text("Decoding").first.click()
-    max_new = page.locator("#chat-max-new input[type=number]")
-    max_new.fill("1024")
-    max_new.press("Enter")
-    assert max_new.input_value() == "1024"
-    page.locator("#chat-input textarea").fill(LONG)
-    page.locator("#chat-send").click()
-    page.wait_for_function(
-        "() => { const m = document.querySelectorAll('#chatbot .message'); "
-        "return m.length >= 2 && m[m.length - 1].innerText.length > 40; }",
-        timeout=120_000,
-    )
+    _start_a_long_answer(page)
     assert len(_generation_threads()) == 1, "the answer should still be generating"
     page.context.close()
     gone_s = _seconds_until_no_generation(20.0)
@@ -344,6 +333,18 @@ def _set_max_new_tokens(page, n: int) -> None:
     max_new.fill(str(n))
     max_new.press("Enter")
     assert max_new.input_value() == str(n)
+
+
+def _start_a_long_answer(page) -> None:
+    """Ask for a 1,024-token answer and wait until it is streaming (40+ characters on screen)."""
+    _set_max_new_tokens(page, 1024)
+    page.locator("#chat-input textarea").fill(LONG)
+    page.locator("#chat-send").click()
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#chatbot .message'); "
+        "return m.length >= 2 && m[m.length - 1].innerText.length > 40; }",
+        timeout=120_000,
+    )
 
 
 @pytest.mark.browser
@@ -413,14 +414,7 @@ def test_no_template_in_the_browser_shows_the_text_fed_and_its_continuation(page
 def test_another_choice_mid_answer_ends_it(page):
     """Turning the template off while an answer streams starts a new conversation and stops the old generation."""
     page.get_by_text("Pirate assistant").first.wait_for()
-    _set_max_new_tokens(page, 1024)
-    page.locator("#chat-input textarea").fill(LONG)
-    page.locator("#chat-send").click()
-    page.wait_for_function(
-        "() => { const m = document.querySelectorAll('#chatbot .message'); "
-        "return m.length >= 2 && m[m.length - 1].innerText.length > 40; }",
-        timeout=120_000,
-    )
+    _start_a_long_answer(page)
     assert len(_generation_threads()) == 1
     page.get_by_label("Off", exact=True).check()
     gone_s = _seconds_until_no_generation(20.0)
