@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from lab import checks, data, evaluation, export, masking, memory, models, plots, training
+from lab.ui import session
 from lab.ui.style import user_errors
 
 MAX_SECONDS = float(os.environ.get("LAB_TRAIN_MAX_SECONDS", "300"))
@@ -159,9 +159,8 @@ EVAL_CLOCK = EvalClock()
 
 def expected_answers(run) -> int:
     """Answers the evaluation will generate: the adapted model's, plus the base model's unless cached."""
-    n = min(EVAL_PROMPTS, len(run.eval_chats)) + len(getattr(evaluation, "PROBES", evaluation.FORGETTING_QUESTIONS))
-    cached = getattr(evaluation, "base_cached", None)
-    return n if cached is not None and cached(run, EVAL_PROMPTS) else 2 * n
+    n = min(EVAL_PROMPTS, len(run.eval_chats)) + len(evaluation.PROBES)
+    return n if evaluation.base_cached(run, EVAL_PROMPTS) else 2 * n
 
 
 def _mark(hit) -> str:
@@ -420,12 +419,7 @@ def _train(state, stop, *settings, request=None):
     adapter = dict(adapter_file=gr.update(value=archive, visible=True),
                    adapter_info=sizes_text(sz, cfg, training.dir_size(run.adapter_dir), os.path.getsize(archive)))
     if request is not None:  # the Model & data tab's chat can use this session's last adapter
-        try:
-            from lab.ui import session
-        except ImportError:
-            session = None
-        if session is not None:
-            session.remember_adapter(_session(request), run.adapter_dir, current["label"], cfg.quantization)
+        session.remember_adapter(_session(request), run.adapter_dir, current["label"], cfg.quantization)
     if after is None:
         yield _out(status=done, **adapter)
         return
@@ -472,8 +466,7 @@ def _evaluate(run, stop):
 
     def work() -> None:
         try:
-            kwargs = {"on_progress": progress} if "on_progress" in inspect.signature(evaluation.before_after).parameters else {}
-            box["result"] = evaluation.before_after(run, EVAL_PROMPTS, **kwargs)
+            box["result"] = evaluation.before_after(run, EVAL_PROMPTS, on_progress=progress)
         except training.Stopped:
             box["result"] = None
         except BaseException as e:  # re-raised in the handler's thread
