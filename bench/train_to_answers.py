@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -77,7 +78,7 @@ def main() -> None:
                 first = time.perf_counter() - t0
                 status.get_by_text("Evaluating").wait_for()
                 evaluating = time.perf_counter() - t0
-                summary.get_by_text(f"run {i}:").wait_for()
+                summary.get_by_role("cell", name=re.compile(rf"^run {i}:")).wait_for()
                 total = time.perf_counter() - t0
                 rows.append((first, evaluating, total))
                 print(f"run {i}: first step {first:5.1f} s · evaluation starts {evaluating:5.1f} s · "

@@ -236,7 +236,7 @@ def test_train_shows_a_growing_curve_and_stop_keeps_the_adapter(page):
     page.locator("#train-start").click()
     status.get_by_text("Finished 3 steps.").wait_for(timeout=180_000)
     # the labels name what differs between the two runs (the plot's legend uses the same ones)
-    summary.get_by_text("run 2: r=4, 3 steps").wait_for(timeout=180_000)
+    summary.get_by_role("cell", name="run 2: r=4, 3 steps").wait_for(timeout=180_000)
     assert "run 1: r=16, 40 steps" in summary.inner_text()
     header = answers.locator("thead").inner_text()
     assert "after — run 2: r=4, 3 steps" in header and "after — run 1: r=16, 40 steps" in header
@@ -261,7 +261,7 @@ def test_a_second_user_waits_in_the_queue_and_keeps_their_own_results(browser, a
     second.locator("#train-status").get_by_text(re.compile(r"queue: \d+/\d+")).wait_for(timeout=30_000)
     second.locator("#train-stop").click()  # leave the queue: their run ends before it starts
     first.locator("#train-stop").click()
-    first.locator("#train-summary").get_by_text("run 1: pirate").wait_for(timeout=180_000)
+    first.locator("#train-summary").get_by_role("cell", name=re.compile(r"^run 1: pirate")).wait_for(timeout=180_000)
     second.locator("#train-status").get_by_text("Stopped before training began.").wait_for(timeout=180_000)
     assert "run 1" not in second.locator("#train-summary").inner_text()  # the first user's results stay theirs
     screenshot(second, "training_queue")
