@@ -8,12 +8,32 @@ import torch
 from lab import memory
 
 
+_RSS_PROBE = """
+import json, torch
+from lab import memory
+before = memory.rss_mb()
+x = torch.ones(64 * 2**20 // 4)  # 64 MiB, every page written
+print(json.dumps({"grown": memory.rss_mb() - before}))
+"""
+
+
+def _probe(code: str) -> dict:
+    """Run `code` in a fresh process and read the JSON it prints last. A fresh process because, in a long
+    test session, malloc may already hold enough free resident pages for a new tensor, and RSS would
+    not move at all."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1], check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def test_rss_is_the_process_resident_memory_and_grows_with_a_touched_tensor():
-    before = memory.rss_mb()
-    x = torch.ones(64 * 2**20 // 4)  # 64 MiB, every page written
-    grown = memory.rss_mb() - before
+    grown = _probe(_RSS_PROBE)["grown"]
     assert 48 <= grown <= 96, grown
-    del x
 
 
 _RELEASE_PROBE = """
@@ -34,16 +54,8 @@ print(json.dumps({"base": base, "held": held, "kept": kept, "released": memory.r
 
 def test_release_gives_freed_heap_memory_back():
     """Many medium tensors (below the mmap threshold, so in malloc's heap) freed: release() returns their
-    pages. Run in a fresh process: in a long test session the heap may already hold enough free pages
-    for the tensors, and RSS would not move at all."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    out = subprocess.run([sys.executable, "-c", _RELEASE_PROBE], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1], check=True).stdout
-    mb = json.loads(out.strip().splitlines()[-1])
+    pages (in a fresh process, see _probe)."""
+    mb = _probe(_RELEASE_PROBE)
     assert mb["held"] - mb["base"] > 400, mb
     assert mb["kept"] - mb["base"] > 400, mb  # freed, but malloc keeps the pages without release()
     assert mb["released"] - mb["base"] < 120, mb
