@@ -3,7 +3,7 @@
 Starts ``app.py`` in a child process on a free local port, samples the child's resident memory every
 20 ms, and drives it with ``gradio_client`` as users would:
 
-* ``train default``: the training tab's default run (30 steps, batch 8, max length 256), evaluation included;
+* ``train default``: the training tab's default run (30 steps, batch 4, max length 256), evaluation included;
 * ``train maxima``: the largest allowed step (steps 300, batch 4, max length 1,024 = 4,096 tokens per step),
   masking ``none``, on an uploaded file whose rows are all longer than 1,024 tokens (every token trained),
   the client going away after 2 steps (the run saves its adapter and ends);

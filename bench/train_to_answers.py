@@ -2,7 +2,7 @@
 
 Starts ``app.py`` in a child process on a free local port (a fresh server: its first run computes the
 base model's answers too, unless they are already in the on-disk cache), opens it in Debian's Chromium
-at 1366 x 900, and presses Train ``--runs`` times with the default settings (30 steps, batch 8, max
+at 1366 x 900, and presses Train ``--runs`` times with the default settings (30 steps, batch 4, max
 length 256, NF4, every linear layer). For each run it prints the seconds from the click to the first
 step, to the start of the evaluation, and to the answers table; then the median of each.
 

@@ -60,7 +60,7 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 #: Most tokens one optimizer step may read (batch size x max sequence length). Memory grows with the
 #: tokens of a step (the activations of 30 layers, kept for the backward pass): measured on the
 #: bundled model with every token trained, 8,192 tokens peaked at 8.5 GB of process memory, so the
-#: limit is 4,096 (under 5 GB); the default 8 x 256 = 2,048 stays under 3 GB (bench/server_memory.py).
+#: limit is 4,096 (under 5 GB); the default 4 x 256 = 1,024 stays under 3 GB (bench/server_memory.py).
 MAX_TOKENS_PER_STEP = 4096
 
 
@@ -87,7 +87,7 @@ class TrainConfig:
     warmup_steps: int = _help("Steps of linear warm-up before the cosine decay.", default=2)
     max_grad_norm: float = _help("Gradients are scaled down to this global L2 norm when larger (0: never).", default=1.0)
     steps: int = _help("Optimizer steps.", default=30)
-    batch_size: int = _help("Examples per step.", default=8)
+    batch_size: int = _help("Examples per step.", default=4)
     max_seq_len: int = _help("Tokens kept per example (longer ones are cut at the end).", default=256)
     masking: str = _help("Which tokens carry loss: completion (last reply), assistant (every reply) or none (all tokens).", default="completion")
     seed: int = _help("Seed for the LoRA initialisation, dropout and the data order.", default=0)

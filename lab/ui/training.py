@@ -39,7 +39,8 @@ LoRA on top of a base model **stored in 4 bits**, so large models train on small
   *On this CPU there is nothing to page to: the lab uses plain AdamW and says so.*
 
 Result: a 65B model fine-tuned on a single 48 GB GPU (16-bit full fine-tuning needs > 780 GB).
-Here: a 135M model on two CPU cores, in about a minute.
+Here: a 135M model on two CPU cores: with the default settings about 65 s of training and 25 s of
+evaluation (measured on an idle 2-core machine).
 """
 
 HOW = """
