@@ -8,7 +8,18 @@ raises a ``ValueError`` with one plain sentence that names the field and its ran
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
+
+from lab.errors import LabError, Msg
+
+
+def field(name) -> Msg:
+    """A field's name as a translatable phrase: ``"The layer"`` has the code ``field.the_layer``
+    (an app's catalog says it in another language; headless it stays as written)."""
+    if isinstance(name, Msg):
+        return name
+    return Msg("field." + re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_"), str(name))
 
 
 def _shown(value) -> str:
@@ -37,7 +48,8 @@ def whole_number(name: str, value, lo: int, hi: int) -> int:
     """``value`` as an int in ``[lo, hi]``: 3, 3.0 and "3" pass; 2.5, NaN, inf, "abc" and out-of-range fail."""
     x = _as_float(value)
     if x is None or not math.isfinite(x) or not x.is_integer() or not lo <= x <= hi:
-        raise ValueError(f"{name} must be a whole number from {lo:,} to {hi:,}, not {_shown(value)}.")
+        raise LabError("checks.whole_number", "{name} must be a whole number from {lo:,} to {hi:,}, not {value}.",
+                       name=field(name), lo=lo, hi=hi, value=_shown(value))
     return int(x)
 
 
@@ -45,7 +57,8 @@ def number(name: str, value, lo: float, hi: float) -> float:
     """``value`` as a finite float in ``[lo, hi]``."""
     x = _as_float(value)
     if x is None or not math.isfinite(x) or not lo <= x <= hi:
-        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, not {_shown(value)}.")
+        raise LabError("checks.number", "{name} must be a number from {lo:g} to {hi:g}, not {value}.",
+                       name=field(name), lo=lo, hi=hi, value=_shown(value))
     return x
 
 
@@ -53,7 +66,8 @@ def one_of(name: str, value, options: Iterable):
     """``value`` if it is one of ``options`` (compared as values, never as display labels)."""
     options = list(options)
     if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(str(o) for o in options)}, not {_shown(value)}.")
+        raise LabError("checks.one_of", "{name} must be one of {options}, not {value}.",
+                       name=field(name), options=", ".join(str(o) for o in options), value=_shown(value))
     return value
 
 
@@ -62,9 +76,10 @@ def text(name: str, value, max_chars: int, *, required: bool = True) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise ValueError(f"{name} must be text, not {type(value).__name__}.")
+        raise LabError("checks.not_text", "{name} must be text, not {kind}.", name=field(name), kind=type(value).__name__)
     if required and not value.strip():
-        raise ValueError(f"{name} is empty: type something first.")
+        raise LabError("checks.empty", "{name} is empty: type something first.", name=field(name))
     if len(value) > max_chars:
-        raise ValueError(f"{name} is {len(value):,} characters long; the limit is {max_chars:,}.")
+        raise LabError("checks.too_long", "{name} is {n:,} characters long; the limit is {limit:,}.",
+                       name=field(name), n=len(value), limit=max_chars)
     return value

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from lab import checks, nf4
+from lab.errors import Msg
 
 SYNTHETIC_KINDS = ("normal", "uniform", "heavy-tailed")
 MAX_SYNTHETIC = 16_777_216
@@ -234,11 +235,11 @@ def bundled_model_memory(full_model=None, nf4_model=None) -> ModelMemory:
     plain = measured - parts["absmax (8-bit codes)"] - parts["absmax (fp32)"] + 4 * n_blocks
     mb = 1e6
     rows = [
-        {"format": "16-bit", "how": "computed: 2 bytes × parameters", "mb": 2 * n_params / mb,
+        {"key": "16bit", "format": "16-bit", "how": "computed: 2 bytes × parameters", "mb": 2 * n_params / mb,
          "bits_per_quantized_weight": 16.0},
-        {"format": "NF4", "how": "computed: one fp32 absmax per 64 weights", "mb": plain / mb,
+        {"key": "nf4", "format": "NF4", "how": "computed: one fp32 absmax per 64 weights", "mb": plain / mb,
          "bits_per_quantized_weight": 8 * (plain - rest) / n_quantized},
-        {"format": "NF4 + double quant", "how": "measured: bitsandbytes tensors", "mb": measured / mb,
+        {"key": "nf4_dq", "format": "NF4 + double quant", "how": "measured: bitsandbytes tensors", "mb": measured / mb,
          "bits_per_quantized_weight": 8 * (measured - rest) / n_quantized},
     ]
     return ModelMemory(n_params, n_quantized, rows, parts)
@@ -309,33 +310,35 @@ def loss_comparison(n_rows: int = 4, dataset: str = "pirate", models_by_name: di
     tokenizer = models.shared_tokenizer()
     rows_msgs = _rows(dataset, n_rows)
     if models_by_name is None:  # each loader takes a progress callback (only the lab.nf4 copy uses it)
+        dtype = str(models.compute_dtype()).split(".")[-1]
         loaders = {
-            "full precision (fp32)": lambda on_part: models.shared_model(),
-            "NF4 + DQ weights via lab.nf4 (fp32 arithmetic)": _shared_simulated,
-            f"NF4 + DQ via bitsandbytes ({str(models.compute_dtype()).split('.')[-1]} arithmetic)":
-                lambda on_part: models.shared_model(quantization="nf4"),
+            "fp32": (Msg("nf4.model.fp32", "full precision (fp32)"), lambda on_part: models.shared_model()),
+            "lab_nf4": (Msg("nf4.model.lab_nf4", "NF4 + DQ weights via lab.nf4 (fp32 arithmetic)"), _shared_simulated),
+            "bnb_nf4": (Msg("nf4.model.bnb_nf4", "NF4 + DQ via bitsandbytes ({dtype} arithmetic)", dtype=dtype),
+                        lambda on_part: models.shared_model(quantization="nf4")),
         }
     else:
-        loaders = {name: (lambda on_part, m=model: m) for name, model in models_by_name.items()}
+        loaders = {name: (name, lambda on_part, m=model: m) for name, model in models_by_name.items()}
     report = on_step or (lambda fraction, what: None)
     units = len(loaders) * (1 + len(rows_msgs))  # one per model loaded, one per row scored
     unit = 0
     out = []
-    for name, load in loaders.items():
-        what = f"Loading: {name}"
+    for key, (name, load) in loaders.items():
+        what = Msg("nf4.loading", "Loading: {name}", name=name)
         report(unit / units, what)
         model = load(lambda f, u=unit, what=what: report((u + f) / units, what))
         unit += 1
         scored = []
         with models.dequantized_base(model):  # each 4-bit weight dequantized once for all the rows
             for k, m in enumerate(rows_msgs):
-                report(unit / units, f"Scoring row {k + 1} of {len(rows_msgs)}: {name}")
+                report(unit / units, Msg("nf4.scoring", "Scoring row {k} of {n}: {name}", k=k + 1, n=len(rows_msgs),
+                                         name=name))
                 scored.append(_sft_loss(model, tokenizer, m))
                 unit += 1
         losses, tokens = zip(*scored)
         mean = sum(l * t for l, t in zip(losses, tokens)) / sum(tokens)  # noqa: E741 (token-weighted)
-        out.append({"model": name, "loss": mean, "perplexity": math.exp(mean), "per_row": list(losses)})
-    report(1.0, "Done")
+        out.append({"key": key, "model": str(name), "name": name, "loss": mean, "perplexity": math.exp(mean), "per_row": list(losses)})
+    report(1.0, Msg("nf4.done", "Done"))
     for row in out:
         row["delta"] = row["loss"] - out[0]["loss"]
     return out

@@ -26,6 +26,11 @@ def new_figure(width: float = 7.0, height: float = 3.6) -> Figure:
     return fig
 
 
+def _text(defaults: dict, text: dict | None) -> dict:
+    """A figure's visible strings: English defaults, replaced by ``text`` (a caller's translation)."""
+    return {**defaults, **(text or {})}
+
+
 # --- Model & data -----------------------------------------------------------------------------
 
 
@@ -168,12 +173,26 @@ def memory_figure(bars: list[dict], gpu_sizes=(16, 24, 48, 80),
 QUANT_COLORS = {"nf4": PALETTE["primary"], "fp4": PALETTE["accent"], "int4": PALETTE["good"]}
 
 
-def nf4_levels_figure(levels: dict, nf4_scale: float) -> Figure:
+LEVELS_TEXT = {
+    "title": "The 16 levels of NF4, FP4 and INT4 (value / block absmax)",
+    "density": "N(0, 1) rescaled to the NF4 range",
+    "nf4": "NF4 levels (normal quantiles)",
+    "ylabel": "density (per unit)",
+    "fp4": "FP4 (1 sign, 2 exponent, 1 mantissa bit)",
+    "int4": "INT4 (uniform, k / 7)",
+    "distinct": "{name}: {n} distinct levels",
+    "xlabel": "level (fraction of the block's absmax, unitless)",
+}
+
+
+def nf4_levels_figure(levels: dict, nf4_scale: float, text: dict | None = None) -> Figure:
     """The 16 levels of each 4-bit type, NF4's drawn over the normal density it was built from.
 
     ``levels``: {"nf4": tensor, "fp4": ..., "int4": ...} in [-1, 1]; ``nf4_scale`` = Φ⁻¹(offset),
     so a weight ~ N(0, 1) divided by ``nf4_scale`` has density ``nf4_scale · φ(nf4_scale · u)``.
+    ``text``: the visible strings (keys of :data:`LEVELS_TEXT`).
     """
+    tx = _text(LEVELS_TEXT, text)
     import math
 
     import numpy as np
@@ -183,35 +202,48 @@ def nf4_levels_figure(levels: dict, nf4_scale: float) -> Figure:
     u = np.linspace(-1.1, 1.1, 400)
     density = nf4_scale * np.exp(-0.5 * (nf4_scale * u) ** 2) / math.sqrt(2 * math.pi)
     ax = axes[0]
-    ax.plot(u, density, color=PALETTE["muted"], lw=1.5, label="N(0, 1) rescaled to the NF4 range")
+    ax.plot(u, density, color=PALETTE["muted"], lw=1.5, label=tx["density"])
     ax.fill_between(u, density, color=PALETTE["muted"], alpha=0.15)
     nf4_levels = np.asarray(levels["nf4"], dtype=float)
     ax.vlines(nf4_levels, 0, nf4_scale * np.exp(-0.5 * (nf4_scale * nf4_levels) ** 2) / math.sqrt(2 * math.pi),
-              color=QUANT_COLORS["nf4"], lw=1.6, label="NF4 levels (normal quantiles)")
+              color=QUANT_COLORS["nf4"], lw=1.6, label=tx["nf4"])
     ax.plot(nf4_levels, np.zeros_like(nf4_levels), "o", color=QUANT_COLORS["nf4"], ms=5, clip_on=False)
-    ax.set_ylabel("density (per unit)")
-    ax.set_title("The 16 levels of NF4, FP4 and INT4 (value / block absmax)")
+    ax.set_ylabel(tx["ylabel"])
+    ax.set_title(tx["title"])
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     ax.set_ylim(bottom=0)
-    for ax, name, label in ((axes[1], "fp4", "FP4 (1 sign, 2 exponent, 1 mantissa bit)"),
-                            (axes[2], "int4", "INT4 (uniform, k / 7)")):
+    for ax, name, label in ((axes[1], "fp4", tx["fp4"]), (axes[2], "int4", tx["int4"])):
         vals = np.unique(np.asarray(levels[name], dtype=float))
         ax.vlines(vals, 0, 1, color=QUANT_COLORS[name], lw=1.6)
         ax.plot(vals, np.zeros_like(vals), "o", color=QUANT_COLORS[name], ms=5, clip_on=False)
         ax.set_yticks([])
         ax.set_ylim(0, 1.25)
-        ax.text(-1.08, 1.02, f"{label}: {len(vals)} distinct levels", fontsize=8, va="bottom")
-    axes[0].text(-1.08, axes[0].get_ylim()[1] * 0.93, f"NF4: {len(np.unique(nf4_levels))} distinct levels",
+        ax.text(-1.08, 1.02, tx["distinct"].format(name=label, n=len(vals)), fontsize=8, va="bottom")
+    axes[0].text(-1.08, axes[0].get_ylim()[1] * 0.93, tx["distinct"].format(name="NF4", n=len(np.unique(nf4_levels))),
                  fontsize=8, va="top")
-    axes[2].set_xlabel("level (fraction of the block's absmax, unitless)")
+    axes[2].set_xlabel(tx["xlabel"])
     for ax in axes:
         ax.grid(alpha=0.3, axis="x")
     return fig
 
 
+HISTOGRAM_TEXT = {
+    "title": "Tensor values and one block's levels",
+    "all": "all {n:,} values",
+    "levels": "{qt} levels × absmax of block {block}",
+    "block": "values of block {block}",
+    "outliers": "{n:,} outliers beyond the axes",
+    "xlabel": "weight value (unitless)",
+    "ylabel": "values per bin (count)",
+}
+
+
 def quant_histogram_figure(values, block_levels, block_values, quant_type: str, block: int,
-                           title: str = "Tensor values and one block's levels") -> Figure:
-    """Histogram of a tensor with the 16 levels × absmax of one block overlaid (dashed lines)."""
+                           title: str | None = None, text: dict | None = None) -> Figure:
+    """Histogram of a tensor with the 16 levels × absmax of one block overlaid (dashed lines).
+    ``text``: the visible strings (keys of :data:`HISTOGRAM_TEXT`)."""
+    tx = _text(HISTOGRAM_TEXT, text)
+    title = title or tx["title"]
     import numpy as np
 
     v = np.asarray(values, dtype=np.float32).reshape(-1)
@@ -221,27 +253,38 @@ def quant_histogram_figure(values, block_levels, block_values, quant_type: str, 
     span = max(hi - lo, 1e-12)
     lvl = np.asarray(block_levels, dtype=float)
     lo, hi = min(lo, lvl.min()) - 0.05 * span, max(hi, lvl.max()) + 0.05 * span
-    ax.hist(v, bins=120, range=(lo, hi), color=PALETTE["muted"], alpha=0.85, label=f"all {v.size:,} values")
+    ax.hist(v, bins=120, range=(lo, hi), color=PALETTE["muted"], alpha=0.85, label=tx["all"].format(n=v.size))
     for i, level in enumerate(np.unique(lvl)):
         ax.axvline(level, color=QUANT_COLORS.get(quant_type, PALETTE["primary"]), lw=0.9, ls="--",
-                   label=f"{quant_type.upper()} levels × absmax of block {block}" if i == 0 else None)
+                   label=tx["levels"].format(qt=quant_type.upper(), block=block) if i == 0 else None)
     bv = np.asarray(block_values, dtype=float)
-    ax.plot(bv, np.zeros_like(bv), "|", color=PALETTE["bad"], ms=14, mew=1.2, label=f"values of block {block}")
+    ax.plot(bv, np.zeros_like(bv), "|", color=PALETTE["bad"], ms=14, mew=1.2, label=tx["block"].format(block=block))
     outside = int(((v < lo) | (v > hi)).sum())
     if outside:
-        ax.text(0.01, 0.97, f"{outside:,} outliers beyond the axes", transform=ax.transAxes, ha="left", va="top",
+        ax.text(0.01, 0.97, tx["outliers"].format(n=outside), transform=ax.transAxes, ha="left", va="top",
                 fontsize=8)
     ax.set_xlim(lo, hi)
     ax.set_title(title)
-    ax.set_xlabel("weight value (unitless)")
-    ax.set_ylabel("values per bin (count)")
+    ax.set_xlabel(tx["xlabel"])
+    ax.set_ylabel(tx["ylabel"])
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return fig
 
 
-def quant_error_figure(rows, title: str = "Quantization error across block sizes") -> Figure:
-    """SQNR (dB) and MSE against block size for each 4-bit type (rows from compare_types)."""
+ERROR_TEXT = {
+    "title": "Quantization error across block sizes",
+    "xlabel": "block size (values per absmax)",
+    "sqnr": "SQNR (dB, higher is better)",
+    "mse": "mean squared error (value²)",
+}
+
+
+def quant_error_figure(rows, title: str | None = None, text: dict | None = None) -> Figure:
+    """SQNR (dB) and MSE against block size for each 4-bit type (rows from compare_types).
+    ``text``: the visible strings (keys of :data:`ERROR_TEXT`)."""
+    tx = _text(ERROR_TEXT, text)
+    title = title or tx["title"]
     fig = new_figure(7.4, 4.2)
     ax1, ax2 = fig.subplots(1, 2)
     for qt in dict.fromkeys(r["quant_type"] for r in rows):
@@ -252,10 +295,10 @@ def quant_error_figure(rows, title: str = "Quantization error across block sizes
         ax2.plot(bs, [r["mse"] for r in rs], **kw)
     for ax in (ax1, ax2):
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("block size (values per absmax)")
+        ax.set_xlabel(tx["xlabel"])
         ax.grid(alpha=0.3)
-    ax1.set_ylabel("SQNR (dB, higher is better)")
-    ax2.set_ylabel("mean squared error (value²)")
+    ax1.set_ylabel(tx["sqnr"])
+    ax2.set_ylabel(tx["mse"])
     ax2.set_yscale("log")
     ax1.legend(fontsize=8, frameon=False)
     fig.suptitle(title)

@@ -173,7 +173,7 @@ def test_loss_full_precision_vs_nf4(real_model, nf4_model, tokenizer):
     # real progress: one step per model loaded and per row scored (3 x (1 + 2)), rising from 0 to 1
     fractions = [f for f, _ in steps]
     assert len(steps) == 10 and fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1
-    assert steps[4] == (4 / 9, "Scoring row 1 of 2: sim")
+    assert steps[4][0] == 4 / 9 and str(steps[4][1]) == "Scoring row 1 of 2: sim"
     # measuring the loss leaves the stored 4-bit weights (and so the memory figures) as they were
     assert torch.equal(layer.data, stored) and layer.quant_state.nested
     assert torch.equal(layer.quant_state.absmax, absmax)

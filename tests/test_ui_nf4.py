@@ -11,22 +11,22 @@ from conftest import screenshot
 from lab import nf4
 from lab.ui import nf4 as ui
 
-SYNTH = ("Synthetic", 0, "q_proj", "normal", 4096, 0)
+SYNTH = ("synthetic", 0, "q_proj", "normal", 4096, 0)
 
 
 def test_explore_shows_the_block_that_bitsandbytes_would_store():
-    summary, fig, header, table, slider = ui.explore(*SYNTH, "64", "NF4", False, 5)
+    summary, fig, header, table, slider = ui.explore(*SYNTH, "64", "nf4", False, 5)
     assert "4,096 values" in summary and "64 blocks" in summary and "4.5000" in summary
     assert "Block 5" in header and fig.axes[0].get_xlabel()
     assert len(table) == 64 and list(table["#"])[:2] == [320, 321]
-    x = ui._tensor(*SYNTH)[0]
+    x = ui._tensor(ui.Tensor(*SYNTH), "en")[0]
     packed, _ = nf4.quantize(x, 64)
     assert list(table["byte"])[0] == f"0x{int(packed.view(-1)[160]):02X}"  # value 320 -> byte 160, high nibble
     assert slider["maximum"] == 63 and slider["value"] == 5
 
 
 def test_explore_clamps_the_block_and_reports_double_quant():
-    summary, _, header, table, slider = ui.explore(*SYNTH, "4096", "FP4", True, 99)
+    summary, _, header, table, slider = ui.explore(*SYNTH, "4096", "fp4", True, 99)
     assert slider["value"] == 0 and "FP4 + DQ" in summary and "rebuilt from its 8-bit code" in header
     assert "first 64 of 4096" in header and len(table) == 64
 
@@ -41,28 +41,28 @@ def test_sweep_table_and_skip_when_unchanged():
 
 def test_bad_input_becomes_gr_error():
     with pytest.raises(gr.Error, match="whole number from 1"):
-        ui.explore("Synthetic", 0, "q_proj", "normal", 0, 0, "64", "NF4", False, 0)
+        ui.explore("synthetic", 0, "q_proj", "normal", 0, 0, "64", "nf4", False, 0)
     with pytest.raises(gr.Error, match="power of two"):
-        ui.explore(*SYNTH, "48", "NF4", False, 0)
+        ui.explore(*SYNTH, "48", "nf4", False, 0)
     with pytest.raises(gr.Error, match="model size"):
         ui.memory_for_size(-3)
 
 
 BAD_NUMBERS = [float("nan"), float("inf"), "abc", 1e30, -1, 3.5]
-WEIGHT = ("Model weight", 0, "q_proj", "normal", 4096, 0)
+WEIGHT = ("weight", 0, "q_proj", "normal", 4096, 0)
 
 
 @pytest.mark.parametrize("bad", BAD_NUMBERS)
 @pytest.mark.parametrize(
     "field,args,message",
     [
-        ("layer", lambda b: (*WEIGHT[:1], b, *WEIGHT[2:], "64", "NF4", False, 0), "The layer must be a whole number from 0 to 29, not "),
-        ("size", lambda b: (*SYNTH[:4], b, 0, "64", "NF4", False, 0),
+        ("layer", lambda b: (*WEIGHT[:1], b, *WEIGHT[2:], "64", "nf4", False, 0), "The layer must be a whole number from 0 to 29, not "),
+        ("size", lambda b: (*SYNTH[:4], b, 0, "64", "nf4", False, 0),
          "The number of values \\(synthetic\\) must be a whole number from 1 to 16,777,216, not "),
-        ("seed", lambda b: (*SYNTH[:5], b, "64", "NF4", False, 0),
+        ("seed", lambda b: (*SYNTH[:5], b, "64", "nf4", False, 0),
          "The seed \\(synthetic\\) must be a whole number from 0 to 4,294,967,295, not "),
-        ("block size", lambda b: (*SYNTH, b, "NF4", False, 0), "The block size must be a whole number from 32 to 4,096, not "),
-        ("block", lambda b: (*SYNTH, "64", "NF4", False, b), "The block to zoom into must be a whole number from 0 to "),
+        ("block size", lambda b: (*SYNTH, b, "nf4", False, 0), "The block size must be a whole number from 32 to 4,096, not "),
+        ("block", lambda b: (*SYNTH, "64", "nf4", False, b), "The block to zoom into must be a whole number from 0 to "),
     ],
     ids=["layer", "size", "seed", "blocksize", "block"],
 )
@@ -82,9 +82,9 @@ def test_sweep_memory_and_loss_refuse_bad_numbers(bad):
 
 
 def test_source_shows_only_its_own_inputs():
-    layer, module, kind, size, seed = ui._source_inputs("Model weight")
+    layer, module, kind, size, seed = ui._source_inputs("weight")
     assert layer["visible"] and module["visible"] and not (kind["visible"] or size["visible"] or seed["visible"])
-    layer, module, kind, size, seed = ui._source_inputs("Synthetic")
+    layer, module, kind, size, seed = ui._source_inputs("synthetic")
     assert not (layer["visible"] or module["visible"]) and kind["visible"] and size["visible"] and seed["visible"]
 
 

@@ -311,7 +311,7 @@ def four_bit_measure(progress=gr.Progress()):
     )
 
 
-def build_lora_tab() -> dict:
+def build_lora_tab(page=None) -> dict:
     with gr.Row():
         with gr.Column(elem_classes="lab-explain"):
             gr.Markdown(PEFT_EXPLAIN)

@@ -343,7 +343,7 @@ def _visibility(choice, row):
     )
 
 
-def build_masking_tab() -> dict:
+def build_masking_tab(page=None) -> dict:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             choice = gr.Dropdown(EXAMPLE_CHOICES, value=EXAMPLE_CHOICES[0], label="Example", elem_id="mk-example")

@@ -279,7 +279,7 @@ def show_dataset(name: str, split: str, row: float, upload: str | None = None):
     return slider, raw, data.chat_text(tokenizer, messages), counts, fig
 
 
-def build_model_data_tab() -> dict:
+def build_model_data_tab(page=None) -> dict:
     tab = Context.block  # the "Model & data" tab: selecting it refreshes the adapter line
     with gr.Row():
         with gr.Column(scale=3, elem_id="chat-column"):

@@ -49,3 +49,25 @@ def forget(session_hash: str) -> None:
     """Drop ``session_hash``'s adapter (tests; a session that ends)."""
     with _lock:
         _adapters.pop(session_hash, None)
+
+
+# --- each browser session's language ---------------------------------------------------------------
+
+_langs: OrderedDict[str, str] = OrderedDict()
+
+
+def set_lang(session_hash: str | None, lang: str) -> None:
+    """Record the language ``session_hash`` switched to (a long run reads it at each update)."""
+    if not isinstance(session_hash, str) or not session_hash:
+        return
+    with _lock:
+        _langs[session_hash] = lang
+        _langs.move_to_end(session_hash)
+        while len(_langs) > 4 * MAX_SESSIONS:
+            _langs.popitem(last=False)
+
+
+def lang(session_hash: str | None, default: str) -> str:
+    """The language ``session_hash`` uses now: its last switch, else ``default``."""
+    with _lock:
+        return _langs.get(session_hash, default) if isinstance(session_hash, str) else default

@@ -9,6 +9,8 @@ import logging
 
 import gradio as gr
 
+from lab.ui import i18n
+
 log = logging.getLogger("lab.ui")
 
 # System fonts only: the lab must look right offline (no Google Fonts request).
@@ -31,13 +33,21 @@ CSS = """
 
 
 def user_errors(fn):
-    """Turn the plain-sentence exceptions of ``lab`` into ``gr.Error`` messages in the UI.
+    """Turn the plain-sentence exceptions of ``lab`` into ``gr.Error`` messages, in the user's language.
 
-    ``ValueError`` / ``RuntimeError`` / ``OSError`` raised by ``lab`` carry sentences meant for users.
-    Every message is HTML-escaped: Gradio renders a toast's text as HTML, and messages quote what the
-    user typed. Anything else is a bug: its traceback goes to the server log and the user reads a
-    sentence, never a bare "Error".
+    ``ValueError`` / ``RuntimeError`` / ``OSError`` raised by ``lab`` carry sentences meant for users; a
+    coded one (:class:`lab.errors.LabError`) is said in the handler's ``lang`` argument (English when it
+    has none) through the catalog. Every message is HTML-escaped: Gradio renders a toast's text as HTML,
+    and messages quote what the user typed. Anything else is a bug: its traceback goes to the server log
+    and the user reads a sentence, never a bare "Error".
     """
+    signature = inspect.signature(fn)
+
+    def lang_of(args, kwargs) -> str:
+        try:
+            return i18n.check_lang(signature.bind_partial(*args, **kwargs).arguments.get("lang"))
+        except TypeError:
+            return i18n.DEFAULT
 
     if inspect.isgeneratorfunction(fn):
 
@@ -46,7 +56,7 @@ def user_errors(fn):
             try:
                 yield from fn(*args, **kwargs)
             except Exception as e:
-                raise as_user_error(e, fn) from e
+                raise as_user_error(e, fn, lang_of(args, kwargs)) from e
 
         return gen_wrapper
 
@@ -55,7 +65,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except Exception as e:
-            raise as_user_error(e, fn) from e
+            raise as_user_error(e, fn, lang_of(args, kwargs)) from e
 
     return wrapper
 
@@ -65,22 +75,26 @@ def escape(text) -> str:
     return html.escape(str(text), quote=False)
 
 
-def as_user_error(e: Exception, fn=None) -> gr.Error:
-    """The ``gr.Error`` a handler's exception becomes (its message escaped)."""
+def as_user_error(e: Exception, fn=None, lang: str = i18n.DEFAULT) -> gr.Error:
+    """The ``gr.Error`` a handler's exception becomes (its message in ``lang``, escaped)."""
     if isinstance(e, gr.Error):
         if getattr(e, "_lab_escaped", False):
             return e
         message = e.message
     elif isinstance(e, (ValueError, RuntimeError, OSError)):
-        message = str(e) or type(e).__name__
+        message = i18n.error_text(e, lang)
     else:
         name = getattr(fn, "__name__", "handler")
         log.error("unexpected error in %s", name, exc_info=e)
-        message = (f"The lab could not do this: an unexpected {type(e).__name__} (logged on the server). "
-                   "Try other values, or reload the page.")
+        message = i18n.t("common.unexpected", lang, kind=type(e).__name__)
     err = gr.Error(escape(message))
     err._lab_escaped = True
     return err
+
+
+def both_languages(key: str, **params) -> str:
+    """A sentence in English and Vietnamese, for refusals made before any handler knows the language."""
+    return " / ".join(i18n.t(key, lang, **params) for lang in i18n.LANGS)
 
 
 def refuse_paths_not_uploaded() -> None:
@@ -102,10 +116,7 @@ def refuse_paths_not_uploaded() -> None:
         try:
             return original(path, check_in_upload_folder)
         except InvalidPathError as e:
-            raise gr.Error(
-                "That file was not uploaded to this lab, so it cannot be read: upload it with the file box "
-                "(a path on the server is never opened)."
-            ) from e
+            raise gr.Error(both_languages("common.not_uploaded")) from e
 
     check_allowed._lab_wrapped = True
     processing_utils._check_allowed = check_allowed
@@ -133,7 +144,7 @@ def refuse_unknown_choices_in_words() -> None:
                 shown = repr(payload) if len(repr(payload)) <= 60 else repr(payload)[:57] + "..."
                 choices = ", ".join(str(label) for label, _ in (self.choices or []))
                 field = self.label or "This choice"
-                err = gr.Error(escape(f"{field} must be one of: {choices}; not {shown}."))
+                err = gr.Error(escape(both_languages("common.bad_choice", field=field, choices=choices, shown=shown)))
                 err._lab_escaped = True
                 raise err from None
 

@@ -510,7 +510,7 @@ def export_run(quant, dataset_choice, upload, r, alpha, dropout, targets, lr, st
 
 # --- layout ----------------------------------------------------------------------------------------
 
-def build_training_tab() -> dict:
+def build_training_tab(page=None) -> dict:
     d = training.TrainConfig()
     state = gr.State({"runs": [], "count": 0})
     with gr.Row():

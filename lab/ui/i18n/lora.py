@@ -1,0 +1,4 @@
+"""Catalog: the lora tab."""
+
+STRINGS = {
+}

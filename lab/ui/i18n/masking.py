@@ -1,0 +1,4 @@
+"""Catalog: the masking tab."""
+
+STRINGS = {
+}

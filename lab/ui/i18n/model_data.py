@@ -1,0 +1,4 @@
+"""Catalog: the model_data tab."""
+
+STRINGS = {
+}

@@ -1,0 +1,4 @@
+"""Catalog: the training tab."""
+
+STRINGS = {
+}
