@@ -7,8 +7,9 @@ and every component updated from the catalog when the switch changes.
 * **The catalog** is one table, split into one module per tab (``common``, ``model_data``, ``masking``,
   ``lora``, ``nf4``, ``training``, ...), each ``STRINGS = {key: (english, vietnamese)}``; templates use
   ``str.format`` fields (``"{n:,} rows"``). Sentences raised by the headless ``lab`` carry a code
-  (:mod:`lab.errors`): ``errors.ERRORS = {code: vietnamese}`` translates them; their English stays in
-  ``lab``, beside the check that raises it.
+  (:mod:`lab.errors`): a section's ``ERRORS = {code: vietnamese}`` translates them (the lab modules a
+  tab uses have their sentences in that tab's section); their English stays in ``lab``, beside the
+  check that raises it. Field names given to ``lab.checks`` are codes too (``field.the_layer``).
 * **Components** are built through a :class:`Texts` binder: ``texts(gr.Slider, label="nf4.layer", ...)``
   builds the component in English and remembers which of its attributes come from which keys, so
   :meth:`Texts.updates` gives one ``gr.update`` per component for another language.
@@ -31,19 +32,24 @@ DEFAULT = "en"
 #: The switch's choices: each language named in itself.
 LANG_CHOICES = [("English", "en"), ("Tiếng Việt", "vi")]
 SECTIONS = ("common", "model_data", "masking", "lora", "nf4", "training")
+# (each section module: STRINGS = {key: (english, vietnamese)}, optionally ERRORS = {code: vietnamese})
 
 
 def _load() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
     strings: dict[str, tuple[str, str]] = {}
+    errors: dict[str, str] = {}
     for name in SECTIONS:
         module = importlib.import_module(f"lab.ui.i18n.{name}")
-        for key, pair in module.STRINGS.items():
+        for key, pair in getattr(module, "STRINGS", {}).items():
             if key in strings:
                 raise RuntimeError(f"catalog key {key!r} is defined twice (again in lab.ui.i18n.{name})")
             if not (isinstance(pair, tuple) and len(pair) == 2):
                 raise RuntimeError(f"catalog key {key!r} must map to (english, vietnamese)")
             strings[key] = pair
-    errors = importlib.import_module("lab.ui.i18n.errors").ERRORS
+        for code, vi in getattr(module, "ERRORS", {}).items():
+            if code in errors or code in strings:
+                raise RuntimeError(f"lab sentence {code!r} is translated twice (again in lab.ui.i18n.{name})")
+            errors[code] = vi
     return strings, errors
 
 

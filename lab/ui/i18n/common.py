@@ -40,3 +40,13 @@ CME 295, bài 5).""",
     "common.seconds": ("{s:.0f} s", "{s:.0f} giây"),
     "common.minutes": ("{m:.0f} min {s:02.0f} s", "{m:.0f} phút {s:02.0f} giây"),
 }
+
+ERRORS = {
+    # lab.checks: one home for the range checks
+    "checks.whole_number": "{name} phải là số nguyên từ {lo:,} đến {hi:,}, không phải {value}.",
+    "checks.number": "{name} phải là một số từ {lo:g} đến {hi:g}, không phải {value}.",
+    "checks.one_of": "{name} phải là một trong: {options}; không phải {value}.",
+    "checks.not_text": "{name} phải là văn bản, không phải {kind}.",
+    "checks.empty": "{name} đang trống: hãy nhập nội dung trước.",
+    "checks.too_long": "{name} dài {n:,} ký tự; giới hạn là {limit:,}.",
+}

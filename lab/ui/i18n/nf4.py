@@ -210,3 +210,19 @@ hơn mô hình lớn: bài báo QLoRA thấy NF4 + DQ ngang với tinh chỉnh 1
     "nf4.fig.sweep.sqnr": ("SQNR (dB, higher is better)", "SQNR (dB, càng cao càng tốt)"),
     "nf4.fig.sweep.mse": ("mean squared error (value²)", "sai số bình phương trung bình (giá trị²)"),
 }
+
+ERRORS = {
+    # field names (lab.checks.field)
+    "field.the_tensor_source": "Nguồn tensor",
+    "field.the_layer": "Lớp",
+    "field.the_module": "Mô-đun",
+    "field.the_synthetic_tensor_kind": "Loại tensor tự tạo",
+    "field.the_number_of_values_synthetic": "Số giá trị (tự tạo)",
+    "field.the_seed_synthetic": "Seed (tự tạo)",
+    "field.the_4_bit_type": "Kiểu 4 bit",
+    "field.the_block_size": "Kích thước khối",
+    "field.double_quantization": "Lượng tử hoá kép",
+    "field.the_block_to_zoom_into": "Khối cần phóng to",
+    "field.the_model_size_billions_of_parameters": "Kích thước mô hình (tỉ tham số)",
+    "field.the_number_of_dataset_rows": "Số dòng dữ liệu",
+}
