@@ -51,6 +51,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lab.errors import LabError
+
 NF4_OFFSET = 0.9677083
 """Outermost probability of the NF4 quantiles (bitsandbytes' ``create_normal_map`` default):
 the mean of the two choices 1 - 1/(2·15) and 1 - 1/(2·16) given in the QLoRA paper."""
@@ -206,7 +208,8 @@ class QuantState:
 
 def _check_quant_type(quant_type: str) -> None:
     if quant_type not in QUANT_TYPES:
-        raise ValueError(f"The 4-bit type must be one of {', '.join(QUANT_TYPES)}, not {quant_type!r}.")
+        raise LabError("nf4.bad_type", "The 4-bit type must be one of {types}, not {value}.",
+                       types=", ".join(QUANT_TYPES), value=repr(quant_type))
 
 
 def check_blocksize(blocksize) -> int:
@@ -214,9 +217,9 @@ def check_blocksize(blocksize) -> int:
     if isinstance(blocksize, float) and blocksize.is_integer():
         blocksize = int(blocksize)
     if isinstance(blocksize, bool) or not isinstance(blocksize, int) or blocksize not in BLOCKSIZES:
-        raise ValueError(
-            f"The block size must be a power of two from 32 to 4096 (32, 64, ..., 4096), not {blocksize!r}."
-        )
+        raise LabError("nf4.bad_blocksize",
+                       "The block size must be a power of two from 32 to 4096 (32, 64, ..., 4096), not {value}.",
+                       value=repr(blocksize))
     return blocksize
 
 
@@ -231,13 +234,12 @@ def check_tensor(x) -> torch.Tensor:
     if x.dtype not in FLOAT_DTYPES:
         raise ValueError(f"Only float32, float16 and bfloat16 tensors can be quantized, not {x.dtype}.")
     if x.numel() == 0:
-        raise ValueError("Cannot quantize an empty tensor: it has no values to scale.")
+        raise LabError("nf4.empty", "Cannot quantize an empty tensor: it has no values to scale.")
     if not bool(torch.isfinite(x.sum(dtype=torch.float64))):  # NaN and ±inf survive a sum
         bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(
-            f"The tensor has {bad} NaN or infinite value(s). They would make their block's absmax "
-            "NaN or infinite and every value of that block NaN; remove or replace them first."
-        )
+        raise LabError("nf4.not_finite",
+                       "The tensor has {bad} NaN or infinite value(s). They would make their block's absmax "
+                       "NaN or infinite and every value of that block NaN; remove or replace them first.", bad=bad)
     return x
 
 

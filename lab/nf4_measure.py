@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from lab import checks, nf4
-from lab.errors import Msg
+from lab.errors import LabError, Msg
 
 SYNTHETIC_KINDS = ("normal", "uniform", "heavy-tailed")
 MAX_SYNTHETIC = 16_777_216
@@ -159,7 +159,8 @@ def weight_bytes(n_params: float, fmt: str, blocksize: int = 64) -> float:
     if fmt == "16-bit":
         return 2.0 * n_params
     if fmt not in FORMATS:
-        raise ValueError(f"The format must be one of {', '.join(FORMATS)}, not {fmt!r}.")
+        raise LabError("nf4.bad_format", "The format must be one of {formats}, not {value}.",
+                       formats=", ".join(FORMATS), value=repr(fmt))
     return n_params * nf4.bits_per_parameter(blocksize, fmt == "NF4 + double quant") / 8
 
 

@@ -212,6 +212,12 @@ hơn mô hình lớn: bài báo QLoRA thấy NF4 + DQ ngang với tinh chỉnh 1
 }
 
 ERRORS = {
+    "nf4.bad_type": "Kiểu 4 bit phải là một trong: {types}; không phải {value}.",
+    "nf4.bad_blocksize": "Kích thước khối phải là luỹ thừa của 2 từ 32 đến 4096 (32, 64, ..., 4096), không phải {value}.",
+    "nf4.empty": "Không thể lượng tử hoá một tensor rỗng: nó không có giá trị nào để co giãn.",
+    "nf4.not_finite": "Tensor có {bad} giá trị NaN hoặc vô cực. Chúng sẽ làm absmax của khối thành NaN hoặc vô cực và "
+                      "mọi giá trị của khối đó thành NaN; hãy bỏ hoặc thay chúng trước.",
+    "nf4.bad_format": "Định dạng phải là một trong: {formats}; không phải {value}.",
     # field names (lab.checks.field)
     "field.the_tensor_source": "Nguồn tensor",
     "field.the_layer": "Lớp",
