@@ -128,9 +128,18 @@ MEMORY_TEXT = {
 }
 
 
+def _two_lines(label: str) -> str:
+    """A bar's label broken at the space nearest its middle ("Full\nfine-tuning", "Tinh chỉnh\ntoàn bộ")."""
+    spaces = [i for i, c in enumerate(label) if c == " "]
+    if not spaces:
+        return label
+    i = min(spaces, key=lambda k: abs(k - len(label) / 2))
+    return label[:i] + "\n" + label[i + 1:]
+
+
 def _memory_axes(ax, bars: list[dict], gpu_sizes, ymax: float, legend: bool, tx: dict,
                  label_gpus: bool = True) -> None:
-    labels = [b["label"].replace(" ", "\n", 1) for b in bars]
+    labels = [_two_lines(b["label"]) for b in bars]
     names = [n for n in MEMORY_COLORS if any(n in b["terms"] for b in bars)]
     bottoms = [0.0] * len(bars)
     for name in names:

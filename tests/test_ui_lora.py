@@ -278,6 +278,33 @@ def test_lora_tab_in_the_browser(page):
     assert offline.count() == 1
 
 
+@pytest.mark.browser
+def test_lora_tab_switches_language_and_keeps_everything(page):
+    """A switch to Vietnamese re-texts the inputs and re-renders the answer and the peft check (not run again);
+    the chosen preset, rank and architecture stay."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="LoRA calculator").click()
+    summary, check = page.locator("#lora-summary"), page.locator("#lora-check-out")
+    page.get_by_label("q, v (LoRA paper)").check()
+    rank_box = page.locator("#lora-rank input[type=number]")
+    rank_box.fill("32")
+    rank_box.press("Enter")
+    expected = lora.count_lora_params("smollm2-135m", 32, "lora-paper")
+    expect(summary).to_contain_text(f"{expected.trainable:,}", timeout=60_000)
+    page.locator("#lora-check").click()
+    expect(check).to_contain_text("Identical", timeout=60_000)
+    page.locator("#lab-lang").get_by_text("Tiếng Việt").click()
+    expect(summary).to_contain_text("Tham số huấn luyện được", timeout=30_000)
+    expect(summary).to_contain_text(f"{expected.trainable:,}")
+    expect(check).to_contain_text("Trùng khớp")
+    expect(page.get_by_label("q, v (bài báo LoRA)")).to_be_checked()
+    expect(rank_box).to_have_value("32")
+    expect(page.locator("#lora-arch input")).to_have_value("SmolLM2-135M (mô hình của lab)")
+    expect(page.locator("#lora-memory-note")).to_contain_text("Vừa với GPU (GB)")
+    screenshot(page, "lora_vi")
+
+
 @pytest.mark.slow
 def test_four_bit_button_shows_both_counts():
     out, _ = ui.four_bit_measure(progress=lambda *a, **k: None)

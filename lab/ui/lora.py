@@ -399,7 +399,7 @@ def build_lora_tab(page: Page) -> TabView:
                          elem_id="lora-arch")
             pasted_box = tx(gr.Code, language="json", label="lora.pasted", visible=False, lines=8,
                             elem_id="lora-paste")
-            hub_box = tx(gr.Textbox, label="lora.hub", placeholder="Qwen/Qwen2.5-7B", visible=False,
+            hub_box = tx(gr.Textbox, label="lora.hub", placeholder="lora.hub.placeholder", visible=False,
                          elem_id="lora-hub")
             pasted, hub = gr.State(d.pasted), gr.State(d.hub)
             info = gr.Markdown(arch_info(first, i18n.DEFAULT), elem_classes="lab-note", elem_id="lora-arch-info")
@@ -423,7 +423,7 @@ def build_lora_tab(page: Page) -> TabView:
                 check_out = gr.Markdown(elem_id="lora-check-out")
             rank_plot = tx(gr.Plot, label="lora.rank_plot", show_label=False, elem_id="lora-rank-plot")
     table = tx(gr.Dataframe, value=fmt.placeholder(MODULE_COLUMNS, i18n.DEFAULT), label="lora.table",
-               interactive=False, max_height=360, elem_id="lora-table")
+               interactive=False, max_height=360, wrap=True, elem_id="lora-table")
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             tx.md(("lora.explain.memory", {"bits": lora_memory.NF4_BITS}), elem_classes="lab-explain")
