@@ -209,7 +209,8 @@ def hub_config_dict(repo_id: str) -> dict:
 
     repo_id = (repo_id or "").strip()
     if not HUB_ID.match(repo_id) or ".." in repo_id:
-        raise LabError("lora.arch.not_hub_id", "{repo_id!r} is not a Hub model id; it looks like 'organisation/model-name'.",
+        raise LabError("lora.arch.not_hub_id",
+                       "{repo_id!r} is not a Hub model id; it looks like 'organisation/model-name'.",
                        repo_id=repo_id)
     if offline():
         raise LabError("lora.arch.offline",
@@ -268,7 +269,8 @@ def load_config(source, name: str | None = None):
     if isinstance(source, dict):
         return config_from_dict(source), name or source.get("model_type") or PASTED_NAME
     if not isinstance(source, str) or not source.strip():
-        raise LabError("lora.arch.no_source", "Give a bundled architecture name, a config dict, config.json text or a Hub id.")
+        raise LabError("lora.arch.no_source",
+                       "Give a bundled architecture name, a config dict, config.json text or a Hub id.")
     text = source.strip()
     if text.startswith(("{", "[", '"')) or "\n" in text:  # JSON text, not a name: say what is wrong with it
         return config_from_dict(parse_config_json(text)), name or PASTED_NAME

@@ -205,8 +205,8 @@ def estimate_memory(
         n = count.trainable
         adapter = count.lora + count.dora  # at adapter precision; saved copies and biases stay at b
         extra = ab * adapter + b * count.saved
-        extra_how = Msg("lora.how.adapter", "adapter {ab} B × {n:,}{saved}", ab=ab, n=adapter,
-                        saved=Msg("lora.how.saved", " + saved {b} B × {n:,}", b=b, n=count.saved) if count.saved else "")
+        saved = Msg("lora.how.saved", " + saved {b} B × {n:,}", b=b, n=count.saved) if count.saved else ""
+        extra_how = Msg("lora.how.adapter", "adapter {ab} B × {n:,}{saved}", ab=ab, n=adapter, saved=saved)
         if method == "lora":
             weights = MemoryTerm("weights", b * n_all + extra, True,
                                  Msg("lora.how.frozen", "frozen base {b} B × {n:,} + {extra}", b=b, n=n_all,

@@ -87,7 +87,8 @@ def preset_targets(arch: Architecture, preset: str) -> list[str] | str:
     if preset == "attention":
         if not attn:
             raise LabError("lora.targets.no_attention",
-                           "No linear layers inside an attention block in {arch}; pick modules by name.", arch=arch.name)
+                           "No linear layers inside an attention block in {arch}; pick modules by name.",
+                           arch=arch.name)
         taken = set()  # every dotted suffix of a linear layer outside attention (one set: linear time)
         for m in linear:
             if not m.in_attention:
@@ -230,7 +231,8 @@ def _resolve(arch: Architecture, targets, modules_to_save: tuple[str, ...]) -> _
     if isinstance(targets, list) and not target_params:
         for t in targets:
             if not any(_matches_list(m.name, frozenset([t])) for m in modules):
-                raise LabError("lora.targets.no_module", "No module of {arch} is called {name!r}. Valid names: {valid}.",
+                raise LabError("lora.targets.no_module",
+                               "No module of {arch} is called {name!r}. Valid names: {valid}.",
                                arch=arch.name, name=t, valid=", ".join(module_choices(arch)))
 
     chosen: list[_Target] = []
@@ -259,7 +261,8 @@ def _resolve(arch: Architecture, targets, modules_to_save: tuple[str, ...]) -> _
         if isinstance(targets, list):
             raise LabError("lora.targets.all_saved",
                            "Every target module is also in modules_to_save, so nothing would get a LoRA adapter.")
-        raise LabError("lora.targets.no_match", "target_modules {targets!r} matches no module of {arch}. Valid names: {valid}.",
+        raise LabError("lora.targets.no_match",
+                       "target_modules {targets!r} matches no module of {arch}. Valid names: {valid}.",
                        targets=targets, arch=arch.name, valid=", ".join(module_choices(arch)))
 
     # modules_to_save: peft wraps every module whose name ends with the entry (plain suffix, no dot).
@@ -275,7 +278,8 @@ def _resolve(arch: Architecture, targets, modules_to_save: tuple[str, ...]) -> _
         for b in names:
             if a != b and b.startswith(a + "."):
                 raise LabError("lora.targets.nested_saved",
-                               "modules_to_save lists both {outer!r} and {inner!r}, which is inside it; keep only {outer!r}.",
+                               "modules_to_save lists both {outer!r} and {inner!r}, which is inside it; "
+                               "keep only {outer!r}.",
                                outer=a, inner=b)
     saved_pairs = tuple((m.name, arch.subtree_params(m.name)) for m in saved)
     saved_biases = frozenset(

@@ -205,12 +205,14 @@ vậy, cộng `numel()` trên cả mô hình 4 bit sẽ đếm thiếu một n�
                           "Phép cộng ngây thơ thiếu {missing:,} tham số: đúng một nửa của {quantized:,} tham số "
                           "đã lượng tử hoá."),
     # figures
-    "lora.fig.rank.title": ("Trainable parameters against the rank — {name}", "Tham số huấn luyện được theo hạng — {name}"),
+    "lora.fig.rank.title": ("Trainable parameters against the rank — {name}",
+                            "Tham số huấn luyện được theo hạng — {name}"),
     "lora.fig.rank.yours": ("your modules", "các lớp bạn chọn"),
     "lora.fig.rank.current": ("r={r}: {n}", "r={r}: {n}"),
     "lora.fig.rank.full": (" full fine-tuning: {n}", " tinh chỉnh toàn bộ: {n}"),
     "lora.fig.rank.xlabel": ("LoRA rank r (log scale)", "hạng r của LoRA (thang log)"),
-    "lora.fig.rank.ylabel": ("trainable parameters (count, log scale)", "tham số huấn luyện được (số lượng, thang log)"),
+    "lora.fig.rank.ylabel": ("trainable parameters (count, log scale)",
+                             "tham số huấn luyện được (số lượng, thang log)"),
     "lora.fig.memory.title": ("Memory for one training step — {name}, {bits}-bit, batch {batch} × {seq}",
                               "Bộ nhớ cho một bước huấn luyện — {name}, {bits} bit, lô {batch} × {seq}"),
     "lora.fig.memory.estimate": ("{name} (estimate)", "{name} (ước lượng)"),
