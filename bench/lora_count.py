@@ -18,7 +18,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab import architectures, lora  # noqa: E402
+from lab import lora  # noqa: E402
+from lab.lora import architectures  # noqa: E402
 
 # Llama-2-70B (meta-llama/Llama-2-70b-hf config.json): 80 layers, GQA with 8 key/value heads.
 LLAMA2_70B = {

@@ -16,7 +16,7 @@ hide the next one's peak). Inside it we measure, relative to the process after i
 
 Full and LoRA train in fp32 (CPU). QLoRA loads the weights in NF4 with the compute dtype the lab
 picks for this CPU (bf16 on CPUs with native bf16, else fp32); its LoRA adapters are fp32 (peft's
-default). Each line prints the measured peak, ``lab.lora_memory.estimate_memory`` for the same
+default). Each line prints the measured peak, ``lab.lora.estimate_memory`` for the same
 settings, and their ratio.
 """
 
@@ -120,7 +120,7 @@ def child(method: str, batch: int, seq: int, rank: int, gc: bool) -> dict:
 
 
 def estimate(method: str, batch: int, seq: int, rank: int, gc: bool, compute_dtype: str) -> dict:
-    from lab.lora_memory import activation_bytes, estimate_memory
+    from lab.lora import activation_bytes, estimate_memory
 
     precision = 16 if (method == "qlora" and "bfloat16" in compute_dtype) else 32
     # peft keeps LoRA adapters in fp32 (autocast_adapter_dtype=True), also on a bf16 base

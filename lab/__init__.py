@@ -6,10 +6,10 @@ Modules (imported on first use, so ``import lab`` stays light)::
     lab.data      bundled SFT datasets and format conversion (messages / Alpaca / ShareGPT / ...)
     lab.chat      generation with the real chat template, streamed or batched
     lab.masking   IGNORE_INDEX, build_labels(), per-token losses
-    lab.lora      exact LoRA parameter counts (= peft's), the peft cross-check, 4-bit counts
-    lab.lora_memory   training memory: full / LoRA / QLoRA, exact terms and estimates
-    lab.lora_targets  target presets and peft's module-matching rules
-    lab.architectures real config.json files (lab/configs) built on the meta device
+    lab.lora      a package: exact LoRA parameter counts (= peft's), the peft cross-check, 4-bit counts
+                  (lora.counts), training memory of full / LoRA / QLoRA (lora.memory), target presets and
+                  peft's matching rules (lora.targets), real config.json files built on the meta device
+                  (lora.architectures)
     lab.nf4       NF4 / FP4 / INT4 code books, block-wise quantization, double quantization
     lab.nf4_measure  4-bit errors, block zoom, memory (measured and computed), loss full vs NF4
     lab.training  TrainConfig and the train() generator (QLoRA)
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["models", "data", "chat", "masking", "lora", "lora_memory", "lora_targets", "architectures", "nf4",
-           "nf4_measure", "training", "packing", "evaluation", "export", "plots"]
+__all__ = ["models", "data", "chat", "masking", "lora", "nf4", "nf4_measure", "training", "packing", "evaluation",
+           "export", "plots"]
 
 
 def __getattr__(name: str):

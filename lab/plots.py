@@ -67,14 +67,25 @@ def _count_label(n: float) -> str:
     return f"{n:.0f}"
 
 
+RANK_TEXT = {
+    "title": "Trainable parameters against the LoRA rank",
+    "current": "r={r}: {n}",
+    "full": " full fine-tuning: {n}",
+    "xlabel": "LoRA rank r (log scale)",
+    "ylabel": "trainable parameters (count, log scale)",
+}
+
+
 def lora_rank_figure(ranks, series: dict, current_rank: int, current_label: str, full_params: int,
-                     title: str = "Trainable parameters against the LoRA rank") -> Figure:
+                     title: str | None = None, text: dict | None = None) -> Figure:
     """Trainable parameters (log) against rank r (log₂) for each target preset.
 
     ``series``: label -> trainable count per rank. LoRA's count is r · Σ(d_in + d_out) (+ a constant for
     DoRA, biases and saved modules), so each preset is a straight line of slope 1 on log-log axes.
     The dashed line is the whole model (what full fine-tuning trains).
+    ``text``: the visible strings (keys of :data:`RANK_TEXT`).
     """
+    tx = _text(RANK_TEXT, text)
     fig = new_figure(7.0, 3.8)
     ax = fig.add_subplot()
     colors = [PALETTE["muted"], PALETTE["accent"], PALETTE["primary"], PALETTE["good"]]
@@ -84,26 +95,51 @@ def lora_rank_figure(ranks, series: dict, current_rank: int, current_label: str,
             y = counts[list(ranks).index(current_rank)] if current_rank in ranks else None
             if y is not None:
                 ax.plot([current_rank], [y], marker="o", ms=10, mfc="none", mec="black", mew=1.5)
-                ax.annotate(f"r={current_rank}: {_count_label(y)}", (current_rank, y), textcoords="offset points",
-                            xytext=(8, -14), fontsize=8)
+                ax.annotate(tx["current"].format(r=current_rank, n=_count_label(y)), (current_rank, y),
+                            textcoords="offset points", xytext=(8, -14), fontsize=8)
     ax.axhline(full_params, color=PALETTE["bad"], ls="--", lw=1.2)
-    ax.text(ranks[0], full_params, f" full fine-tuning: {_count_label(full_params)}", va="bottom", fontsize=8,
+    ax.text(ranks[0], full_params, tx["full"].format(n=_count_label(full_params)), va="bottom", fontsize=8,
             color=PALETTE["bad"])
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xticks(list(ranks))
     ax.set_xticklabels([str(r) for r in ranks])
     ax.set_ylim(top=full_params * 4)
-    ax.set_title(title)
-    ax.set_xlabel("LoRA rank r (log scale)")
-    ax.set_ylabel("trainable parameters (count, log scale)")
+    ax.set_title(title or tx["title"])
+    ax.set_xlabel(tx["xlabel"])
+    ax.set_ylabel(tx["ylabel"])
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower right")
     return fig
 
 
-def _memory_axes(ax, bars: list[dict], gpu_sizes, ymax: float, legend: bool, label_gpus: bool = True) -> None:
-    labels = [b["label"].replace(" ", "\n", 1) for b in bars]
+MEMORY_TEXT = {
+    "title": "GPU memory for one training step",
+    "weights": "weights",
+    "gradients": "gradients",
+    "optimizer": "optimizer",
+    "activations": "activations",
+    "overhead": "overhead",
+    "estimate": "{name} (estimate)",
+    "gpu": "{gb} GB GPU",
+    "zoom": "zoom: 0–{gb:.0f} GB",
+    "xlabel": "training method",
+    "ylabel": "memory (GB, 10⁹ bytes)",
+}
+
+
+def _two_lines(label: str) -> str:
+    """A bar's label broken at the space nearest its middle ("Full\nfine-tuning", "Tinh chỉnh\ntoàn bộ")."""
+    spaces = [i for i, c in enumerate(label) if c == " "]
+    if not spaces:
+        return label
+    i = min(spaces, key=lambda k: abs(k - len(label) / 2))
+    return label[:i] + "\n" + label[i + 1:]
+
+
+def _memory_axes(ax, bars: list[dict], gpu_sizes, ymax: float, legend: bool, tx: dict,
+                 label_gpus: bool = True) -> None:
+    labels = [_two_lines(b["label"]) for b in bars]
     names = [n for n in MEMORY_COLORS if any(n in b["terms"] for b in bars)]
     bottoms = [0.0] * len(bars)
     for name in names:
@@ -111,7 +147,7 @@ def _memory_axes(ax, bars: list[dict], gpu_sizes, ymax: float, legend: bool, lab
         estimate = name in ("activations", "overhead")
         ax.bar(labels, values, bottom=bottoms, color=MEMORY_COLORS[name], width=0.55,
                hatch="//" if estimate else None, edgecolor="white", lw=0.5,
-               label=name + (" (estimate)" if estimate else ""))
+               label=tx["estimate"].format(name=tx[name]) if estimate else tx[name])
         bottoms = [b + v for b, v in zip(bottoms, values)]
     for x, total in enumerate(bottoms):
         text = f"{total:,.1f} GB" if total < 100 else f"{total:,.0f} GB"
@@ -128,42 +164,45 @@ def _memory_axes(ax, bars: list[dict], gpu_sizes, ymax: float, legend: bool, lab
     gpu_axis.set_ylim(0, ymax)
     kept = [g for i, g in enumerate(sizes) if all(abs(g - k) > 0.05 * ymax for k in sizes[:i])] if label_gpus else []
     gpu_axis.set_yticks(kept)
-    gpu_axis.set_yticklabels([f"{g} GB GPU" for g in kept], fontsize=8)
+    gpu_axis.set_yticklabels([tx["gpu"].format(gb=g) for g in kept], fontsize=8)
     ax.set_ylim(0, ymax)
-    ax.set_xlabel("training method")
+    ax.set_xlabel(tx["xlabel"])
     ax.grid(alpha=0.3, axis="y")
     if legend:
         ax.legend(fontsize=8, loc="upper right")
 
 
-def memory_figure(bars: list[dict], gpu_sizes=(16, 24, 48, 80),
-                  title: str = "GPU memory for one training step") -> Figure:
+def memory_figure(bars: list[dict], gpu_sizes=(16, 24, 48, 80), title: str | None = None,
+                  text: dict | None = None) -> Figure:
     """Stacked bars: weights / gradients / optimizer states / activations / overhead (GB) per method.
 
     ``bars``: ``{"label": str, "terms": {name: GB}}`` each; hatched segments are estimates (activations,
     overhead), solid ones exact. Dotted lines mark common GPU sizes (labelled on the right axis). When
     the tallest bar dwarfs the GPUs (a 65B model: ~785 GB against 48 GB), a second panel zooms in.
+    ``text``: the visible strings (keys of :data:`MEMORY_TEXT`; a term's name is its key).
     """
     import textwrap
 
+    tx = _text(MEMORY_TEXT, text)
+    title = title or tx["title"]
     totals = [sum(b["terms"].values()) for b in bars] or [1.0]
     top = max(totals)
     zoom = top > 2.5 * max(gpu_sizes)
     fig = new_figure(7.4 if zoom else 7.0, 4.1)
-    # A long title ("… — SmolLM2-135M (the lab's model), 16-bit, batch 1 × 512") is wider than the
+    # A long title ("… — Mixtral-8x7B (MoE), 16-bit, batch 1 × 512") can be wider than the
     # figure, and constrained layout does not shrink text: break it at its dash, then wrap each part.
     title = "\n".join(textwrap.fill(part, 70) for part in title.split(" — "))
     if zoom:
         left, right = fig.subplots(1, 2, width_ratios=[3, 2])
-        _memory_axes(left, bars, gpu_sizes, top * 1.15, legend=True, label_gpus=False)
-        _memory_axes(right, bars, gpu_sizes, max(gpu_sizes) * 1.25, legend=False)
-        right.set_title(f"zoom: 0–{max(gpu_sizes) * 1.25:.0f} GB", fontsize=9)
-        left.set_ylabel("memory (GB, 10⁹ bytes)")
+        _memory_axes(left, bars, gpu_sizes, top * 1.15, legend=True, tx=tx, label_gpus=False)
+        _memory_axes(right, bars, gpu_sizes, max(gpu_sizes) * 1.25, legend=False, tx=tx)
+        right.set_title(tx["zoom"].format(gb=max(gpu_sizes) * 1.25), fontsize=9)
+        left.set_ylabel(tx["ylabel"])
         fig.suptitle(title)
     else:
         ax = fig.add_subplot()
-        _memory_axes(ax, bars, gpu_sizes, max(top * 1.15, min(gpu_sizes) * 1.1), legend=True)
-        ax.set_ylabel("memory (GB, 10⁹ bytes)")
+        _memory_axes(ax, bars, gpu_sizes, max(top * 1.15, min(gpu_sizes) * 1.1), legend=True, tx=tx)
+        ax.set_ylabel(tx["ylabel"])
         fig.suptitle(title)
     return fig
 

@@ -1,4 +1,4 @@
-"""lab.lora_memory: the QLoRA paper's 65B figures, NF4's bits per parameter and bitsandbytes' real
+"""lab.lora.memory: the QLoRA paper's 65B figures, NF4's bits per parameter and bitsandbytes' real
 4-bit layers as oracles, and the activation estimate against autograd's saved tensors."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lab import lora
-from lab import lora_memory as M
+from lab import lora, nf4
+from lab.lora import memory as M
 
 LLAMA_65B = 65_285_660_672  # built from the bundled config (tests/test_architectures.py)
 
@@ -30,7 +30,7 @@ def test_nf4_bits_per_parameter_is_what_bitsandbytes_stores():
     """4 + 8/64 + 32/(64·256) = 4.127 bits: checked on a real bitsandbytes NF4 tensor with double quant."""
     import bitsandbytes.functional as F
 
-    assert round(M.NF4_BITS, 3) == 4.127
+    assert round(M.NF4_BITS, 3) == 4.127 and M.NF4_BITS == nf4.bits_per_parameter(64, double_quant=True)
     n = 64 * 256 * 8
     packed, state = F.quantize_4bit(torch.randn(n), blocksize=64, compress_statistics=True, quant_type="nf4")
     stored = packed.numel() * packed.element_size() + state.absmax.numel() * state.absmax.element_size()
@@ -82,7 +82,7 @@ def test_activation_estimate_moves_the_right_way():
 def test_activation_estimate_against_autograd_on_the_real_model(real_model):
     """The bundled model in fp32, one forward with labels: the bytes autograd saves for backward
     (each storage once, parameters excluded) against the estimate for the same batch."""
-    from lab.architectures import architecture
+    from lab.lora.architectures import architecture
 
     ids = torch.randint(0, real_model.config.vocab_size, (1, 64))
     params = {p.untyped_storage().data_ptr() for p in real_model.parameters()}
@@ -123,5 +123,14 @@ def test_bad_inputs(kwargs, words):
         M.estimate_memory("gpt2", **kwargs)
 
 
-def test_lab_lora_reexports_estimate_memory():
-    assert lora.estimate_memory("gpt2", "full").total == M.estimate_memory("gpt2", "full").total
+def test_the_package_gathers_the_api():
+    """lab.lora's __init__ is the one re-export: the same functions, by either name."""
+    assert lora.estimate_memory is M.estimate_memory and lora.count_lora_params is lora.counts.count_lora_params
+
+
+def test_each_term_says_its_formula_with_a_code():
+    est = M.estimate_memory("smollm2-135m", "qlora", r=8, batch_size=2, seq_len=64)
+    weights = est.term("weights").how
+    assert weights.code == "lora.how.nf4" and str(weights).startswith("NF4 4.127 bits × ")
+    assert str(est.term("activations").how) == "batch 2 × 64 tokens, with gradient checkpointing"
+    assert str(est.term("optimizer").how).startswith("AdamW m and v: 8 B × ")

@@ -2,116 +2,138 @@
 
 from __future__ import annotations
 
-import gradio as gr
-import pandas as pd
+from dataclasses import dataclass, field, fields
 
-from lab import architectures, checks, lora, models, plots
-from lab import lora_memory as memory
+import gradio as gr
+
+from lab import checks, lora, models, plots
+from lab.errors import LabError, Msg
+from lab.lora import architectures
+from lab.lora import memory as lora_memory
+from lab.ui import fmt, i18n
+from lab.ui.i18n import Keyed, Page, TabView, Texts, t
 from lab.ui.style import user_errors
 
-PEFT_EXPLAIN = """
-### Why parameter-efficient fine-tuning (PEFT)
-Full fine-tuning is expensive: GPU memory must hold the **weights**, their **gradients** and the
-**optimizer states** — Adam keeps two more numbers per parameter — several times the model's size.
-PEFT updates only a small part of the parameters, or adds small modules, and **freezes the rest**:
-far less memory, less catastrophic forgetting of what the model knew, and adapters of a few tens of
-MB to share instead of whole multi-GB models.
-"""
-
-LORA_EXPLAIN = """
-### LoRA (Hu et al. 2021)
-Instead of updating a weight W (d_out × d_in), learn a low-rank update **ΔW = B A**, with B (d_out × r)
-and A (r × d_in), r small (8, 16, 64): **W' = W + (α / r) · B A**. One matrix then trains
-**r · (d_in + d_out)** numbers instead of d_in · d_out. B starts at zero, so training starts exactly
-from the pre-trained model. On GPT-3 175B the paper trains **10,000× fewer parameters** with **3× less
-GPU memory**, at a quality comparable to full fine-tuning. Every count below is what
-`peft.get_peft_model` makes trainable — press *Check with peft* to see peft count it.
-"""
-
-MEMORY_EXPLAIN = """
-### Memory for training
-**Full fine-tuning** (16-bit): weights 2 B + gradients 2 B + Adam's two fp32 moments 8 B = **12 bytes
-per parameter**. **LoRA** keeps the frozen base in 16 bits; only the adapter has gradients and Adam
-states. **QLoRA** (Dettmers et al. 2023) stores the frozen base in **NF4 with double quantization:
-4.127 bits per parameter**, with 16-bit adapters on top. For LLaMA-65B that is the paper's claim:
-full 16-bit fine-tuning needs **more than 780 GB**, QLoRA fits on **one 48 GB GPU** (pick
-*LLaMA-65B*, r = 64, all linear). Weights, gradients and optimizer states are exact; activations
-(hatched) are an estimate that grows with batch × sequence length and shrinks with gradient
-checkpointing; the overhead is an allowance for the CUDA context.
-"""
-
-FOUR_BIT_EXPLAIN = """
-### Why a 4-bit model seems to have half its parameters
-bitsandbytes stores a 4-bit weight as a flat `uint8` tensor holding **two 4-bit codes per byte**, so
-`p.numel()` of a quantized weight counts *bytes*, half its real number of values. Summing `numel()`
-over a 4-bit model therefore undercounts every quantized layer by half; peft
-(`get_nb_trainable_parameters`) and transformers (`num_parameters`) multiply those tensors back by 2.
-"""
-
-SOURCES = ("Bundled", "Pasted config.json", "Hub id")
-PRESET_LABELS = {
-    "q, v (LoRA paper)": "lora-paper",
-    "All attention": "attention",
-    "All linear": "all-linear",
-    "Pick modules": None,
-}
-BIAS_LABELS = {"none": "none", "all": "all", "lora_only": "lora_only"}
+BUNDLED, PASTED, HUB = "bundled", "pasted", "hub"
+SOURCE_CHOICES = [("lora.source.bundled", BUNDLED), ("lora.source.pasted", PASTED), ("lora.source.hub", HUB)]
+PICK = "pick"
+"""The preset value that means "the modules picked by name"."""
+PRESET_CHOICES = [("lora.preset.lora_paper", "lora-paper"), ("lora.preset.attention", "attention"),
+                  ("lora.preset.all_linear", lora.PEFT_ALL_LINEAR), ("lora.preset.pick", PICK)]
+PRECISION_CHOICES = [("lora.precision.16", 16), ("lora.precision.32", 32)]
 RANKS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
-PRECISIONS = {"16-bit (GPU)": 16, "32-bit (this CPU)": 32}
-
-
-NOTHING_TO_CHECK = "Nothing to check: the architecture did not load (the error message says why)."
+MAX_HUB_ID = 200
 MAX_PICKED = 1_000
 """Module names one request may send (a model has a few dozen)."""
+#: Bundled architectures whose name in the list carries a note.
+BUNDLED_NOTES = {"smollm2-135m": "lora.bundled.lab_model", "llama-65b": "lora.bundled.qlora_paper"}
+#: Display keys of the values ``lab.lora`` returns (roles of a module row, methods, memory terms).
+ROLE_KEYS = {"LoRA": "lora.role.lora", "DoRA": "lora.role.dora", "saved in full": "lora.role.saved",
+             "bias": "lora.role.bias"}
+METHOD_KEYS = {"full": "lora.method.full", "lora": "lora.method.lora", "qlora": "lora.method.qlora"}
+TERM_KEYS = {"weights": "lora.term.weights", "gradients": "lora.term.gradients", "optimizer": "lora.term.optimizer",
+             "activations": "lora.term.activations", "overhead": "lora.term.overhead"}
+MODULE_COLUMNS = ["lora.col.module", "lora.col.role", "lora.col.class", "lora.col.shape", "lora.col.count",
+                  "lora.col.each", "lora.col.trainable_each", "lora.col.trainable"]
+NOTHING = "nothing"
+"""What the peft check keeps when there was nothing to check (the architecture did not load)."""
 
 
-def _source(source: str, bundled: str, pasted: str, hub: str) -> tuple[str, str]:
-    """(source, its text) once each input is in range; nothing is loaded yet."""
-    source = checks.one_of("Architecture from", source, SOURCES)
-    if source == "Pasted config.json":
-        return source, checks.text("The pasted config.json", pasted, architectures.MAX_CONFIG_CHARS, required=False)
-    if source == "Hub id":
-        return source, checks.text("The Hub id", hub, 200, required=False).strip()
-    return source, checks.one_of("Bundled config", bundled or architectures.DEFAULT, architectures.bundled_names())
+def _values(pairs) -> list:
+    return [value for _, value in pairs]
 
 
-def _arch(source: str, bundled: str, pasted: str, hub: str):
-    """The chosen architecture, or None when the chosen source is still empty."""
-    source, text = _source(source, bundled, pasted, hub)
-    if not text.strip():
-        return None
-    if source == "Pasted config.json":
-        # always JSON here: a typo gets "not valid JSON at line …", never "not a bundled name"
-        return architectures.architecture(architectures.parse_config_json(text), name="pasted config.json")
-    return architectures.architecture(text)
+@dataclass
+class Settings:
+    """Everything the tab's inputs say, in the order of its inputs (and of :func:`calculate`'s parameters).
+
+    The first eleven describe the adapter (all :func:`peft_check` needs); the last four the training step
+    whose memory is estimated. Values arrive unchecked (the API sends anything): :meth:`checked`."""
+
+    source: str = BUNDLED
+    bundled: str = architectures.DEFAULT
+    pasted: str = ""
+    hub: str = ""
+    r: int = 8
+    alpha: float = lora.DEFAULT_ALPHA
+    preset: str = lora.PEFT_ALL_LINEAR
+    picked: list = field(default_factory=list)
+    bias: str = "none"
+    dora: bool = False
+    saved: list = field(default_factory=list)
+    batch: int = 1
+    seq: int = 512
+    gc: bool = True
+    precision: int = 16
+
+    ADAPTER = 11  # the adapter's fields come first
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def checked(self) -> Settings:
+        """The same settings with every range checked, before any work (nothing is loaded yet)."""
+        r, alpha = lora.check_rank(self.r), lora.check_alpha(self.alpha)
+        bias = checks.one_of("bias", self.bias, lora.BIAS_MODES)
+        preset = checks.one_of("Target modules", self.preset, _values(PRESET_CHOICES))
+        batch = checks.whole_number(lora_memory.BATCH_FIELD, self.batch, 1, lora_memory.MAX_BATCH)
+        seq = checks.whole_number(lora_memory.SEQ_FIELD, self.seq, 1, lora_memory.MAX_SEQ_LEN)
+        precision = checks.one_of("weights and activations", self.precision, _values(PRECISION_CHOICES))
+        source = checks.one_of("Architecture from", self.source, _values(SOURCE_CHOICES))
+        pasted, hub, bundled = self.pasted, self.hub, self.bundled or architectures.DEFAULT
+        if source == PASTED:  # only the chosen source's text is read
+            pasted = checks.text("The pasted config.json", pasted, architectures.MAX_CONFIG_CHARS, required=False)
+        elif source == HUB:
+            hub = checks.text("The Hub id", hub, MAX_HUB_ID, required=False).strip()
+        else:
+            bundled = checks.one_of("Bundled config", bundled, architectures.bundled_names())
+        return Settings(source, bundled, pasted, hub, r, alpha, preset, self.picked, bias, bool(self.dora),
+                        self.saved, batch, seq, bool(self.gc), precision)
+
+    def architecture(self):
+        """The chosen architecture (of checked settings), or None while the chosen source is still empty."""
+        if self.source == PASTED:
+            if not self.pasted.strip():
+                return None
+            # always JSON here: a typo gets "not valid JSON at line …", never "not a bundled name"
+            return architectures.architecture(architectures.parse_config_json(self.pasted),
+                                              name=architectures.PASTED_NAME)
+        if self.source == HUB:
+            if not self.hub:
+                return None
+            return architectures.architecture(architectures.hub_config_dict(self.hub), name=self.hub)
+        return architectures.architecture(self.bundled)
+
+    def targets(self, arch):
+        """``target_modules`` for peft: the preset's value, or the picked modules that exist in ``arch``."""
+        if self.preset != PICK:
+            return self.preset
+        valid = set(lora.module_choices(arch))
+        picked = [p for p in _names(Msg("field.modules", "Modules"), self.picked) if p in valid]
+        if not picked:
+            raise LabError("lora.err.pick_one", "Pick at least one module of {arch} (or choose a preset).",
+                           arch=arch.name)
+        return picked
+
+    def modules_to_save(self, arch) -> list[str]:
+        valid = set(lora.save_choices(arch))
+        return [s for s in _names(Msg("field.modules_to_save", "modules_to_save"), self.saved) if s in valid]
 
 
-def _names(label: str, values) -> list[str]:
+def _names(name: Msg, values) -> list[str]:
+    """A list of module names as sent (one name, a list, or nothing), at most :data:`MAX_PICKED`."""
     if values is None:
         return []
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, (list, tuple)):
-        raise ValueError(f"{label} must be a list of module names, not {type(values).__name__}.")
+        raise LabError("lora.err.not_a_list", "{name} must be a list of module names, not {kind}.",
+                       name=name, kind=type(values).__name__)
     if len(values) > MAX_PICKED:
-        raise ValueError(f"{label} holds {len(values):,} names; the limit is {MAX_PICKED:,}.")
+        raise LabError("lora.err.too_many_names", "{name} holds {n:,} names; the limit is {limit:,}.",
+                       name=name, n=len(values), limit=MAX_PICKED)
     return [v for v in values if isinstance(v, str)]
-
-
-def _targets(arch, preset_label: str, picked):
-    preset = PRESET_LABELS[checks.one_of("Target modules", preset_label, PRESET_LABELS)]
-    if preset is not None:
-        return preset
-    valid = set(lora.module_choices(arch))
-    picked = [p for p in _names("Modules", picked) if p in valid]
-    if not picked:
-        raise ValueError(f"Pick at least one module of {arch.name} (or choose a preset).")
-    return picked
-
-
-def _saved(arch, saved):
-    valid = set(lora.save_choices(arch))
-    return [s for s in _names("modules_to_save", saved) if s in valid]
 
 
 def _human(n: float) -> str:
@@ -128,259 +150,326 @@ def _bytes(n: float) -> str:
     return f"{n:,.0f} B"
 
 
-def update_choices(source, bundled, pasted, hub, picked, saved):
-    """New architecture: offer its module names (keeping picks that still exist).
+def _label(pairs, value, lang: str) -> str:
+    return t(dict((v, k) for k, v in pairs)[value], lang)
+
+
+def bundled_choices(lang: str = i18n.DEFAULT) -> list[tuple[str, str]]:
+    """The bundled architectures as (name, stem); two names carry a note in ``lang``."""
+    return [(t(BUNDLED_NOTES[stem], lang, name=name) if stem in BUNDLED_NOTES else name, stem)
+            for stem, name in architectures.BUNDLED.items()]
+
+
+def arch_info(arch, lang: str) -> str:
+    tied = t("lora.arch_info.tied", lang) if arch.tied else ""
+    return t("lora.arch_info", lang, name=arch.name, model_type=arch.model_type, total=arch.total,
+             output=arch.output_name, tied=tied)
+
+
+def update_choices(source, bundled, pasted, hub, picked, saved, lang=i18n.DEFAULT):
+    """New architecture: offer its module names (keeping picks that still exist) and describe it.
     A bad config is reported once, by :func:`calculate`; here it just leaves the lists alone."""
     try:
-        arch = _arch(source, bundled, pasted, hub)
+        arch = Settings(source, bundled, pasted, hub).checked().architecture()
     except ValueError:
         arch = None
     if arch is None:
         return gr.update(), gr.update(), ""
     mods, keep = lora.module_choices(arch), lora.save_choices(arch)
     return (gr.update(choices=mods, value=[p for p in (picked or []) if p in mods]),
-            gr.update(choices=keep, value=[s for s in (saved or []) if s in keep]), _arch_info(arch))
+            gr.update(choices=keep, value=[s for s in (saved or []) if s in keep]),
+            arch_info(arch, i18n.check_lang(lang)))
 
 
-def _arch_info(arch) -> str:
-    return (f"**{arch.name}** · `{arch.model_type}` · {arch.total:,} parameters · output layer "
-            f"`{arch.output_name}`{' (tied to the input embedding)' if arch.tied else ''}")
-
-
-def summary_markdown(count: lora.LoraCount, alpha: float) -> str:
+def summary_markdown(count: lora.LoraCount, alpha: float, lang: str) -> str:
+    scale = t("lora.sum.adapted_value", lang, n=count.n_adapted, r=count.r, alpha=alpha, scale=alpha / count.r)
     rows = [
-        ("Trainable parameters", f"**{count.trainable:,}** ({_human(count.trainable)})"),
-        ("All parameters (base + adapter)", f"{count.total:,} ({_human(count.total)})"),
-        ("Trainable share (peft's trainable%)", f"**{count.percent:.4f} %**"),
-        ("Fewer than full fine-tuning", f"**{count.reduction:,.0f}×** ({count.base_total:,} ÷ {count.trainable:,})"),
-        ("Adapted matrices", f"{count.n_adapted:,} · rank {count.r} · scale α / r = {alpha:g} / {count.r} = "
-                             f"{alpha / count.r:.3g}"),
-        ("Adapter file (fp16 / bf16)", f"**{_bytes(count.adapter_bytes(2))}**"),
-        ("Adapter file (fp32, peft's default)", _bytes(count.adapter_bytes(4))),
+        [t("lora.sum.trainable", lang), f"**{count.trainable:,}** ({_human(count.trainable)})"],
+        [t("lora.sum.total", lang), f"{count.total:,} ({_human(count.total)})"],
+        [t("lora.sum.share", lang), f"**{count.percent:.4f} %**"],
+        [t("lora.sum.fewer", lang), f"**{count.reduction:,.0f}×** ({count.base_total:,} ÷ {count.trainable:,})"],
+        [t("lora.sum.adapted", lang), scale],
+        [t("lora.sum.file16", lang), f"**{_bytes(count.adapter_bytes(2))}**"],
+        [t("lora.sum.file32", lang), _bytes(count.adapter_bytes(4))],
     ]
-    parts = [f"LoRA {count.lora:,}"]
+    parts = [t("lora.sum.part.lora", lang, n=count.lora)]
     if count.dora:
-        parts.append(f"DoRA magnitudes {count.dora:,}")
+        parts.append(t("lora.sum.part.dora", lang, n=count.dora))
     if count.bias_params:
-        parts.append(f"biases {count.bias_params:,}")
+        parts.append(t("lora.sum.part.bias", lang, n=count.bias_params))
     if count.saved:
-        parts.append(f"modules_to_save copies {count.saved:,}")
-    table = f"| {count.arch_name} | r = {count.r} |\n|---|---:|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return f"{table}\n\nTrainable = " + " + ".join(parts) + "."
+        parts.append(t("lora.sum.part.saved", lang, n=count.saved))
+    table = fmt.md_table([count.arch_name, f"r = {count.r}"], rows)
+    return table + "\n\n" + t("lora.sum.parts", lang, parts=" + ".join(parts))
 
 
-def module_table(count: lora.LoraCount) -> pd.DataFrame:
+def module_table(count: lora.LoraCount, lang: str):
     rows = count.grouped()
-    return pd.DataFrame({
-        "module": [g["module"] for g in rows],
-        "role": [g["role"] for g in rows],
-        "class": [g["class"] for g in rows],
-        "shape (d_out × d_in)": [g["shape"] for g in rows],
-        "×": [g["count"] for g in rows],
-        "params each": [f"{g['params each']:,}" for g in rows],
-        "trainable each": [f"{g['trainable each']:,}" for g in rows],
-        "trainable": [f"{g['trainable']:,}" for g in rows],
-    })
+    return fmt.frame({
+        "lora.col.module": [g["module"] for g in rows],
+        "lora.col.role": [t(ROLE_KEYS[g["role"]], lang) for g in rows],
+        "lora.col.class": [g["class"] for g in rows],
+        "lora.col.shape": [g["shape"] for g in rows],
+        "lora.col.count": [g["count"] for g in rows],
+        "lora.col.each": [f"{g['params each']:,}" for g in rows],
+        "lora.col.trainable_each": [f"{g['trainable each']:,}" for g in rows],
+        "lora.col.trainable": [f"{g['trainable']:,}" for g in rows],
+    }, lang)
 
 
-def rank_figure(arch, count: lora.LoraCount, preset_label: str, bias, dora, saved):
+def rank_figure(arch, count: lora.LoraCount, preset: str, lang: str):
+    """Trainable parameters against the rank for each preset (and the picked modules), the current one marked."""
     series = {}
-    for label, preset in PRESET_LABELS.items():
-        if preset is None:
+    options = dict(bias=count.bias, use_dora=count.use_dora, modules_to_save=count.modules_to_save)
+    for key, value in PRESET_CHOICES:
+        if value == PICK:
             continue
         try:
-            series[label] = lora.trainable_by_rank(arch, RANKS, preset, bias=bias, use_dora=dora,
-                                                   modules_to_save=saved)
+            series[t(key, lang)] = lora.trainable_by_rank(arch, RANKS, value, **options)
         except ValueError:  # e.g. no attention block found: leave that preset out
             continue
-    current = preset_label
-    if PRESET_LABELS.get(preset_label) is None:
-        series["your modules"] = lora.trainable_by_rank(arch, RANKS, count.target_modules, bias=bias,
-                                                       use_dora=dora, modules_to_save=saved)
-        current = "your modules"
-    return plots.lora_rank_figure(RANKS, series, count.r, current, arch.total,
-                                  title=f"Trainable parameters against the rank — {arch.name}")
+    if preset == PICK:
+        current = t("lora.fig.rank.yours", lang)
+        series[current] = lora.trainable_by_rank(arch, RANKS, count.target_modules, **options)
+    else:
+        current = _label(PRESET_CHOICES, preset, lang)
+    text = i18n.several(lang, current="lora.fig.rank.current", full="lora.fig.rank.full",
+                        xlabel="lora.fig.rank.xlabel", ylabel="lora.fig.rank.ylabel")
+    return plots.lora_rank_figure(RANKS, series, count.r, current, arch.total, text=text,
+                                  title=t("lora.fig.rank.title", lang, name=arch.name))
 
 
-def memory_outputs(arch, r, targets, bias, dora, saved, batch: int, seq: int, gc, precision_label):
-    precision = PRECISIONS[checks.one_of("weights and activations", precision_label, PRECISIONS)]
-    ests = memory.estimate_all(arch, r=r, target_modules=targets, bias=bias, use_dora=dora, modules_to_save=saved,
-                               batch_size=batch, seq_len=seq, gradient_checkpointing=bool(gc),
-                               precision=precision, overhead_gb=0.5 if precision == 16 else 0.0)
-    fig = plots.memory_figure([{"label": e.label, "terms": {t.name: t.gb for t in e.terms}} for e in ests],
-                              title=f"Memory for one training step — {arch.name}, {precision}-bit, "
-                                    f"batch {batch} × {seq}")
-    table = pd.DataFrame({
-        "term": [f"{t.name} ({'exact' if t.exact else 'estimate'})" for t in ests[0].terms] + ["total"],
-        **{e.label: [f"{t.gb:,.2f}" for t in e.terms] + [f"{e.total_gb:,.2f}"] for e in ests},
-    })
+def memory_outputs(arch, count: lora.LoraCount, s: Settings, lang: str):
+    """The memory figure, its table and the note under it, for checked settings."""
+    ests = lora_memory.estimate_all(
+        arch, r=count.r, target_modules=count.target_modules, bias=count.bias, use_dora=count.use_dora,
+        modules_to_save=count.modules_to_save, batch_size=s.batch, seq_len=s.seq, gradient_checkpointing=s.gc,
+        precision=s.precision, overhead_gb=lora_memory.CUDA_OVERHEAD_GB if s.precision == 16 else 0.0)
+    label = {e.method: t(METHOD_KEYS[e.method], lang) for e in ests}
+    text = i18n.several(lang, estimate="lora.fig.memory.estimate", gpu="lora.fig.memory.gpu",
+                        zoom="lora.fig.memory.zoom", xlabel="lora.fig.memory.xlabel", ylabel="lora.fig.memory.ylabel",
+                        **{name: key for name, key in TERM_KEYS.items()})
+    fig = plots.memory_figure([{"label": label[e.method], "terms": {term.name: term.gb for term in e.terms}}
+                               for e in ests], lora_memory.GPU_SIZES_GB, text=text,
+                              title=t("lora.fig.memory.title", lang, name=arch.name, bits=s.precision,
+                                      batch=s.batch, seq=s.seq))
+    terms = [t("lora.mem.exact" if term.exact else "lora.mem.estimate", lang, name=t(TERM_KEYS[term.name], lang))
+             for term in ests[0].terms]
+    table = fmt.frame({"lora.col.term": terms + [t("lora.mem.total", lang)],
+                       **{METHOD_KEYS[e.method]: [f"{term.gb:,.2f}" for term in e.terms] + [f"{e.total_gb:,.2f}"]
+                          for e in ests}}, lang)
     fits = " · ".join(
-        f"{e.label}: " + (", ".join(f"{g} GB" for g in memory.GPU_SIZES_GB if e.fits(g)) or "none of them")
+        f"{label[e.method]}: "
+        + (", ".join(f"{g} GB" for g in lora_memory.GPU_SIZES_GB if e.fits(g)) or t("lora.mem.none", lang))
         for e in ests)
-    how = "\n".join(f"- **{e.label}** — " + "; ".join(f"{t.name}: {t.how}" for t in e.terms[:3]) for e in ests)
+    how = "\n".join(f"- **{label[e.method]}** — "
+                    + "; ".join(f"{t(TERM_KEYS[term.name], lang)}: {i18n.msg(term.how, lang)}" for term in e.terms[:3])
+                    for e in ests)
     q = lora.quantized_params(arch)
     fused = any(len(shape) == 3 for shape in arch.params.values())
-    kept = (f"QLoRA stores {q:,} of the {arch.total:,} parameters in NF4 (the weights of every Linear layer but "
-            f"the output layer); the other {arch.total - q:,} (embeddings, norms, output layer"
-            + (", and the mixture-of-experts weights, which transformers 5 keeps as 3-D parameters that "
-               "bitsandbytes does not quantize" if fused else "") + ") stay 16-bit.")
-    return fig, table, f"Fits on a GPU of (GB): {fits}.\n\n{kept}\n\n{how}"
+    kept = t("lora.mem.kept", lang, q=q, total=arch.total, rest=arch.total - q,
+             moe=t("lora.mem.kept_moe", lang) if fused else "")
+    return fig, table, f"{t('lora.mem.fits', lang, fits=fits)}\n\n{kept}\n\n{how}"
 
 
-@user_errors
-def calculate(source, bundled, pasted, hub, r, alpha, preset_label, picked, bias, dora, saved,
-              batch, seq, gc, precision_label):
-    """Everything the tab shows for the current settings (fast: pure arithmetic once shapes are known)."""
-    r, alpha = lora.check_rank(r), lora.check_alpha(alpha)  # every range checked before any work
-    bias = BIAS_LABELS[checks.one_of("bias", bias, BIAS_LABELS)]
-    checks.one_of("Target modules", preset_label, PRESET_LABELS)
-    batch = checks.whole_number("batch size", batch, 1, memory.MAX_BATCH)
-    seq = checks.whole_number("sequence length", seq, 1, memory.MAX_SEQ_LEN)
-    checks.one_of("weights and activations", precision_label, PRECISIONS)
-    arch = _arch(source, bundled, pasted, hub)
+def answer(s: Settings, lang: str) -> tuple:
+    """What the tab shows for these settings: summary, code, rank plot, module table, memory plot, memory
+    table, memory note (fast: pure arithmetic once the architecture's shapes are known)."""
+    s = s.checked()  # every range checked before any work
+    arch = s.architecture()
     if arch is None:
-        waiting = "Paste a config.json and click outside the box." if source.startswith("Pasted") else \
-            "Type a Hub id (online only) and press Enter."
-        return waiting, "", None, None, None, None, "", ""
-    targets = _targets(arch, preset_label, picked)
-    saved = _saved(arch, saved)
-    count = lora.count_lora_params(arch, r, targets, bias, bool(dora), saved)
-    code = "from peft import LoraConfig\n\nconfig = " + lora.lora_config_code(count, alpha)
-    fig, mem_table, mem_note = memory_outputs(arch, count.r, targets, count.bias, count.use_dora, saved,
-                                              batch, seq, gc, precision_label)
-    return (summary_markdown(count, alpha), code, rank_figure(arch, count, preset_label, count.bias,
-            count.use_dora, saved), module_table(count), fig, mem_table, mem_note, "")
+        waiting = t("lora.wait.paste" if s.source == PASTED else "lora.wait.hub", lang)
+        return waiting, "", None, None, None, None, ""
+    count = lora.count_lora_params(arch, s.r, s.targets(arch), s.bias, s.dora, s.modules_to_save(arch))
+    code = "from peft import LoraConfig\n\nconfig = " + lora.lora_config_code(count, s.alpha)
+    fig, mem_table, mem_note = memory_outputs(arch, count, s, lang)
+    return (summary_markdown(count, s.alpha, lang), code, rank_figure(arch, count, s.preset, lang),
+            module_table(count, lang), fig, mem_table, mem_note)
 
 
 @user_errors
-def peft_check(source, bundled, pasted, hub, r, alpha, preset_label, picked, bias, dora, saved):
-    """Run peft itself on the meta-device model and put its count beside the lab's.
+def calculate(source, bundled, pasted, hub, r, alpha, preset, picked, bias, dora, saved, batch, seq, gc, precision,
+              lang=i18n.DEFAULT):
+    """Everything the tab shows for the current settings (see :func:`answer`), and an earlier peft check
+    cleared (its text and what is kept of it)."""
+    s = Settings(source, bundled, pasted, hub, r, alpha, preset, picked, bias, dora, saved, batch, seq, gc, precision)
+    return (*answer(s, i18n.check_lang(lang)), "", None)
+
+
+def check_markdown(kept, lang: str) -> str:
+    """The peft check's answer from what :func:`peft_check` kept (None: nothing shown yet)."""
+    if kept is None:
+        return ""
+    if kept == NOTHING:
+        return t("lora.check.nothing", lang)
+    verdict = t("lora.check.same" if kept["ours"] == kept["theirs"] else "lora.check.different", lang)
+    table = fmt.md_table(["", t("lora.check.col.trainable", lang), t("lora.check.col.total", lang)],
+                         [[t("lora.check.ours", lang), *(f"{n:,}" for n in kept["ours"])],
+                          [t("lora.check.theirs", lang), *(f"{n:,}" for n in kept["theirs"])]])
+    return table + "\n\n" + t("lora.check.done", lang, verdict=verdict, name=kept["arch"], s=kept["seconds"],
+                              config=kept["config"])
+
+
+@user_errors
+def peft_check(source, bundled, pasted, hub, r, alpha, preset, picked, bias, dora, saved, lang=i18n.DEFAULT):
+    """Run peft itself on the meta-device model and put its count beside the lab's: (text, what is kept).
 
     An architecture that does not load is not reported here: :func:`calculate` reports it, once, on
     the same change (typing a Hub id and clicking this button fires both), so this says only that
     there is nothing to check.
     """
-    r, alpha = lora.check_rank(r), lora.check_alpha(alpha)
-    bias = BIAS_LABELS[checks.one_of("bias", bias, BIAS_LABELS)]
-    checks.one_of("Target modules", preset_label, PRESET_LABELS)
-    _source(source, bundled, pasted, hub)  # inputs out of range are refused here; a failed load is not
-    try:
-        arch = _arch(source, bundled, pasted, hub)
+    lang = i18n.check_lang(lang)
+    s = Settings(source, bundled, pasted, hub, r, alpha, preset, picked, bias, dora, saved).checked()
+    try:  # inputs out of range were refused above; a failed load is not
+        arch = s.architecture()
     except ValueError:
-        return NOTHING_TO_CHECK
+        return check_markdown(NOTHING, lang), NOTHING
     if arch is None:
-        raise ValueError("Choose an architecture first.")
-    targets = _targets(arch, preset_label, picked)
-    saved = _saved(arch, saved)
-    ours = lora.count_lora_params(arch, r, targets, bias, bool(dora), saved)
-    theirs = lora.check_with_peft(arch, r, targets, bias, bool(dora), saved, lora_alpha=alpha)
-    same = (ours.trainable, ours.total) == (theirs.trainable, theirs.total)
-    verdict = "✓ Identical" if same else "✗ Different — please report this"
-    return (
-        f"| | trainable | all parameters |\n|---|---:|---:|\n"
-        f"| this lab (arithmetic) | {ours.trainable:,} | {ours.total:,} |\n"
-        f"| peft `get_nb_trainable_parameters()` | {theirs.trainable:,} | {theirs.total:,} |\n\n"
-        f"**{verdict}.** peft wrapped the {arch.name} model on the meta device (no memory used) in "
-        f"{theirs.seconds:.2f} s with `{theirs.lora_config}`."
-    )
+        raise LabError("lora.err.no_arch", "Choose an architecture first.")
+    targets, saved = s.targets(arch), s.modules_to_save(arch)
+    ours = lora.count_lora_params(arch, s.r, targets, s.bias, s.dora, saved)
+    theirs = lora.check_with_peft(arch, s.r, targets, s.bias, s.dora, saved, lora_alpha=s.alpha)
+    kept = {"arch": arch.name, "ours": (ours.trainable, ours.total), "theirs": (theirs.trainable, theirs.total),
+            "seconds": theirs.seconds, "config": theirs.lora_config}
+    return check_markdown(kept, lang), kept
 
 
-def four_bit_prediction() -> str:
+def four_bit_prediction(lang: str = i18n.DEFAULT) -> str:
     arch = architectures.architecture("smollm2-135m")
     q = lora.quantized_params(arch)
-    return (
-        f"For the bundled SmolLM2-135M: **{arch.total:,}** parameters, of which **{q:,}** sit in the 210 Linear "
-        f"layers that bitsandbytes quantizes (embeddings, norms and the tied output layer stay 16-bit). "
-        f"After a 4-bit load, `sum(p.numel())` should read {arch.total - q:,} + {q:,} / 2 = "
-        f"**{lora.expected_four_bit_naive(arch):,}**."
-    )
+    layers = sum(1 for m in arch.modules
+                 if m.kind in (architectures.LINEAR, architectures.CONV1D) and m.name != arch.output_name)
+    return t("lora.four.prediction", lang, name=arch.name, total=arch.total, q=q, layers=layers,
+             rest=arch.total - q, naive=lora.expected_four_bit_naive(arch))
+
+
+def four_bit_markdown(kept, lang: str) -> str:
+    """The 4-bit counts from what :func:`four_bit_measure` kept (None: not measured yet)."""
+    if kept is None:
+        return ""
+    c, reported = kept
+    table = fmt.md_table(
+        [t("lora.four.col.count", lang), t("lora.four.col.params", lang)],
+        [["`sum(p.numel() for p in model.parameters())`", f"**{c.naive:,}**"],
+         [t("lora.four.packed", lang, n=c.packed_tensors), f"{c.packed_naive:,}"],
+         [t("lora.four.corrected", lang), f"**{c.true:,}**"],
+         [t("lora.four.transformers", lang), f"{reported:,}"]])
+    return table + "\n\n" + t("lora.four.missing", lang, missing=c.missing, quantized=c.packed_true)
 
 
 @user_errors
-def four_bit_measure(progress=gr.Progress()):
-    progress(0, desc="Loading the bundled model in 4-bit (NF4); the first load quantizes it (~30 s)")
+def four_bit_measure(lang=i18n.DEFAULT, progress=gr.Progress()):
+    """Load the bundled model in 4 bits and count its parameters both ways: (text, what is kept)."""
+    lang = i18n.check_lang(lang)
+    progress(0, desc=t("lora.four.loading", lang))
     model = models.shared_model(quantization="nf4")  # the same cache entry as the NF4 tab
-    c = lora.four_bit_counts(model)
-    return (
-        f"| count | parameters |\n|---|---:|\n"
-        f"| `sum(p.numel() for p in model.parameters())` | **{c.naive:,}** |\n"
-        f"| … of which the {c.packed_tensors} packed 4-bit weights (`Params4bit`, uint8) | {c.packed_naive:,} |\n"
-        f"| corrected: each `Params4bit` × 2 values per byte | **{c.true:,}** |\n"
-        f"| `model.num_parameters()` (transformers corrects too) | {model.num_parameters():,} |\n\n"
-        f"The naive sum misses {c.missing:,} parameters: exactly half of the {c.packed_true:,} quantized ones."
-    )
+    kept = (lora.four_bit_counts(model), model.num_parameters())
+    return four_bit_markdown(kept, lang), kept
 
 
-def build_lora_tab(page=None) -> dict:
+def rerender(lang, *values):
+    """Everything on screen in ``lang``, from the inputs and what is kept (no model is loaded, peft is not
+    run again): the architecture's line, the bundled list, the answer, the peft check and the 4-bit counts."""
+    lang = i18n.check_lang(lang)
+    n = len(Settings.names())
+    s, (checked, four) = Settings(*values[:n]), values[n:]
+    try:
+        arch = s.checked().architecture()
+        info = arch_info(arch, lang) if arch is not None else gr.skip()
+        shown = answer(s, lang)
+    except (ValueError, RuntimeError, OSError):  # the error on screen stays as it was said
+        info, shown = gr.skip(), (gr.skip(),) * 7
+    return (info, gr.update(choices=bundled_choices(lang)), *shown, check_markdown(checked, lang),
+            four_bit_markdown(four, lang))
+
+
+def build_lora_tab(page: Page) -> TabView:
+    tx, lang, d = Texts(), page.lang, Settings()
+    first = architectures.architecture(d.bundled)
     with gr.Row():
         with gr.Column(elem_classes="lab-explain"):
-            gr.Markdown(PEFT_EXPLAIN)
+            tx.md("lora.explain.peft")
         with gr.Column(elem_classes="lab-explain"):
-            gr.Markdown(LORA_EXPLAIN)
+            tx.md("lora.explain.lora")
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            source = gr.Radio(list(SOURCES), value="Bundled", label="Architecture from")
-            bundled = gr.Dropdown(architectures.bundled_names(), value=architectures.DEFAULT,
-                                  label="Bundled config (real config.json)", elem_id="lora-arch")
-            pasted_box = gr.Code(language="json", label="config.json (click outside the box to use it)",
-                                 visible=False, lines=8, elem_id="lora-paste")
-            hub_box = gr.Textbox(label="Hub id (online only; only config.json is downloaded)",
-                                 placeholder="Qwen/Qwen2.5-7B", visible=False)
-            pasted, hub = gr.State(""), gr.State("")
-            first = architectures.architecture(architectures.DEFAULT)
-            arch_info = gr.Markdown(_arch_info(first), elem_classes="lab-note")
-            rank = gr.Slider(1, lora.MAX_RANK, value=8, step=1, label="rank r", elem_id="lora-rank")
-            alpha = gr.Number(16, label="alpha (α; scale α / r — does not change the count)", minimum=0.001)
-            preset = gr.Radio(list(PRESET_LABELS), value="All linear", label="Target modules")
-            picked = gr.Dropdown(lora.module_choices(first), value=["q_proj", "v_proj"], multiselect=True,
-                                 label="Modules (for 'Pick modules')", elem_id="lora-picked")
-            bias = gr.Radio(list(BIAS_LABELS), value="none", label="bias")
-            dora = gr.Checkbox(False, label="DoRA (adds a magnitude vector of d_out per matrix)")
-            saved = gr.Dropdown(lora.save_choices(first), value=[], multiselect=True, elem_id="lora-saved",
-                                label="modules_to_save (trained in full, e.g. embed_tokens, lm_head)")
+            source = tx(gr.Radio, choices=Keyed(SOURCE_CHOICES), value=d.source, label="lora.source",
+                        elem_id="lora-source")
+            bundled = tx(gr.Dropdown, choices=bundled_choices(), value=d.bundled, label="lora.bundled",
+                         elem_id="lora-arch")
+            pasted_box = tx(gr.Code, language="json", label="lora.pasted", visible=False, lines=8,
+                            elem_id="lora-paste")
+            hub_box = tx(gr.Textbox, label="lora.hub", placeholder="lora.hub.placeholder", visible=False,
+                         elem_id="lora-hub")
+            pasted, hub = gr.State(d.pasted), gr.State(d.hub)
+            info = gr.Markdown(arch_info(first, i18n.DEFAULT), elem_classes="lab-note", elem_id="lora-arch-info")
+            rank = tx(gr.Slider, minimum=1, maximum=lora.MAX_RANK, value=d.r, step=1, label="lora.rank",
+                      elem_id="lora-rank")
+            alpha = tx(gr.Number, value=d.alpha, label="lora.alpha", minimum=0.001, elem_id="lora-alpha")
+            preset = tx(gr.Radio, choices=Keyed(PRESET_CHOICES), value=d.preset, label="lora.preset",
+                        elem_id="lora-preset")
+            picked = tx(gr.Dropdown, choices=lora.module_choices(first), value=["q_proj", "v_proj"],
+                        multiselect=True, label="lora.picked", elem_id="lora-picked")
+            bias = tx(gr.Radio, choices=list(lora.BIAS_MODES), value=d.bias, label="lora.bias", elem_id="lora-bias")
+            dora = tx(gr.Checkbox, value=d.dora, label="lora.dora", elem_id="lora-dora")
+            saved = tx(gr.Dropdown, choices=lora.save_choices(first), value=d.saved, multiselect=True,
+                       label="lora.saved", elem_id="lora-saved")
         with gr.Column(scale=3):
             summary = gr.Markdown(elem_id="lora-summary")
-            code = gr.Code(language="python", label="The same adapter with peft", lines=3)
+            code = tx(gr.Code, language="python", label="lora.code", lines=3, elem_id="lora-code")
             with gr.Row():
-                check_btn = gr.Button("Check with peft", variant="secondary", scale=0, elem_id="lora-check")
+                check_btn = tx(gr.Button, value="lora.check", text_value=True, variant="secondary", scale=0,
+                               elem_id="lora-check")
                 check_out = gr.Markdown(elem_id="lora-check-out")
-            rank_plot = gr.Plot(label="Trainable parameters against rank", show_label=False,
-                                elem_id="lora-rank-plot")
-    table = gr.Dataframe(label="Per module (layer index shown as *)", interactive=False, max_height=360,
-                         elem_id="lora-table")
+            rank_plot = tx(gr.Plot, label="lora.rank_plot", show_label=False, elem_id="lora-rank-plot")
+    table = tx(gr.Dataframe, value=fmt.placeholder(MODULE_COLUMNS, i18n.DEFAULT), label="lora.table",
+               interactive=False, max_height=360, wrap=True, elem_id="lora-table")
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            gr.Markdown(MEMORY_EXPLAIN, elem_classes="lab-explain")
-            batch = gr.Slider(1, 64, value=1, step=1, label="batch size (sequences per step)")
-            seq = gr.Slider(64, 8192, value=512, step=64, label="sequence length (tokens)")
-            gc = gr.Checkbox(True, label="gradient checkpointing (recompute activations in backward)")
-            precision = gr.Radio(list(PRECISIONS), value="16-bit (GPU)", label="weights and activations")
+            tx.md(("lora.explain.memory", {"bits": lora_memory.NF4_BITS}), elem_classes="lab-explain")
+            batch = tx(gr.Slider, minimum=1, maximum=64, value=d.batch, step=1, label="lora.batch",
+                       elem_id="lora-batch")
+            seq = tx(gr.Slider, minimum=64, maximum=8192, value=d.seq, step=64, label="lora.seq", elem_id="lora-seq")
+            gc = tx(gr.Checkbox, value=d.gc, label="lora.gc", elem_id="lora-gc")
+            precision = tx(gr.Radio, choices=Keyed(PRECISION_CHOICES), value=d.precision, label="lora.precision",
+                           elem_id="lora-precision")
         with gr.Column(scale=3):
-            mem_plot = gr.Plot(label="Memory", show_label=False, elem_id="lora-memory-plot")
-            mem_table = gr.Dataframe(label="GB (10⁹ bytes)", interactive=False, elem_id="lora-memory-table")
-            mem_note = gr.Markdown(elem_classes="lab-note")
+            mem_plot = tx(gr.Plot, label="lora.mem_plot", show_label=False, elem_id="lora-memory-plot")
+            mem_table = tx(gr.Dataframe, label="lora.mem_table", interactive=False, elem_id="lora-memory-table")
+            mem_note = gr.Markdown(elem_classes="lab-note", elem_id="lora-memory-note")
     with gr.Row():
         with gr.Column(elem_classes="lab-explain"):
-            gr.Markdown(FOUR_BIT_EXPLAIN)
-            gr.Markdown(four_bit_prediction)
+            tx.md("lora.explain.four_bit")
+            tx(gr.Markdown, value=four_bit_prediction, elem_id="lora-4bit-prediction")
         with gr.Column():
-            four_btn = gr.Button("Load the bundled model in 4-bit and count", elem_id="lora-4bit")
-            four_out = gr.Markdown()
+            four_btn = tx(gr.Button, value="lora.four", text_value=True, elem_id="lora-4bit")
+            four_out = gr.Markdown(elem_id="lora-4bit-out")
+    check_state, four_state = gr.State(None), gr.State(None)  # kept for a language switch
 
     def show_source(src):
-        return (gr.update(visible=src == "Bundled"), gr.update(visible=src == "Pasted config.json"),
-                gr.update(visible=src == "Hub id"))
+        return gr.update(visible=src == BUNDLED), gr.update(visible=src == PASTED), gr.update(visible=src == HUB)
 
     source.change(show_source, source, [bundled, pasted_box, hub_box], api_visibility="private")
-    pasted_box.blur(lambda t: t, pasted_box, pasted, api_visibility="private")
-    hub_box.submit(lambda t: t, hub_box, hub, api_visibility="private")
-    hub_box.blur(lambda t: t, hub_box, hub, api_visibility="private")
+    pasted_box.blur(lambda text: text, pasted_box, pasted, api_visibility="private")
+    hub_box.submit(lambda text: text, hub_box, hub, api_visibility="private")
+    hub_box.blur(lambda text: text, hub_box, hub, api_visibility="private")
     gr.on([source.change, bundled.change, pasted.change, hub.change], update_choices,
-          [source, bundled, pasted, hub, picked, saved], [picked, saved, arch_info], api_visibility="private")
-    inputs = [source, bundled, pasted, hub, rank, alpha, preset, picked, bias, dora, saved, batch, seq, gc, precision]
-    outputs = [summary, code, rank_plot, table, mem_plot, mem_table, mem_note, check_out]  # a stale check is cleared
-    gr.on(None, calculate, inputs, outputs, api_name="lora_count", trigger_mode="always_last")
-    check_btn.click(peft_check, [source, bundled, pasted, hub, rank, alpha, preset, picked, bias, dora, saved],
-                    check_out, api_name="lora_check_with_peft")
-    four_btn.click(four_bit_measure, None, four_out, api_name="lora_four_bit")
-    return {"summary": summary, "table": table, "check": check_btn, "rank": rank, "arch": bundled}
+          [source, bundled, pasted, hub, picked, saved, lang], [picked, saved, info], api_visibility="private")
+    settings = [source, bundled, pasted, hub, rank, alpha, preset, picked, bias, dora, saved, batch, seq, gc, precision]
+    assert len(settings) == len(Settings.names())
+    outputs = [summary, code, rank_plot, table, mem_plot, mem_table, mem_note, check_out, check_state]
+    gr.on([c.change for c in settings], calculate, [*settings, lang], outputs, api_name="lora_count",
+          trigger_mode="always_last")  # a stale peft check is cleared
+    page.on_arrival(calculate, [*settings, lang], outputs)
+    check_btn.click(peft_check, [*settings[:Settings.ADAPTER], lang], [check_out, check_state],
+                    api_name="lora_check_with_peft")
+    four_btn.click(four_bit_measure, lang, [four_out, four_state], api_name="lora_four_bit")
+    return TabView(
+        texts=tx,
+        rerender=[(rerender, [*settings, check_state, four_state],
+                   [info, bundled, summary, code, rank_plot, table, mem_plot, mem_table, mem_note, check_out,
+                    four_out])],
+        parts={"summary": summary, "table": table, "check": check_btn, "rank": rank, "arch": bundled,
+               "source": source, "preset": preset, "check_out": check_out},
+    )
+

@@ -1,4 +1,5 @@
-"""The bundled configs build the real models: parameter totals against published figures."""
+"""lab.lora.architectures: the bundled configs build the real models (parameter totals against published
+figures); every other source and every refusal."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import time
 
 import pytest
 
-from lab import architectures as A
+from lab.errors import LabError, Msg
+from lab.lora import architectures as A
 
 # Published parameter counts, with where they come from. Exact integers where the source gives one.
 PUBLISHED_EXACT = {
@@ -61,8 +63,9 @@ def test_qwen_non_embedding_count_matches_its_card():
 
 def test_every_bundled_config_builds_and_names_its_output_layer():
     assert len(A.BUNDLED) >= 10
-    for display, stem in A.BUNDLED.items():
-        arch = A.architecture(display)
+    for stem, name in A.BUNDLED.items():
+        arch = A.architecture(stem)
+        assert arch.name == name and A.architecture(name) is arch, stem
         assert arch.total > 100_000_000, stem
         assert arch.output_name == "lm_head", stem
         assert json.loads((A.CONFIG_DIR / f"{stem}.json").read_text())["_source"]
@@ -88,6 +91,7 @@ def test_sources_are_equivalent():
     """A bundled name, its dict, its JSON text and its PretrainedConfig all give the same model."""
     data = A.bundled_config_dict("llama-2-7b")
     a = A.architecture("Llama-2-7B")
+    assert A.architecture("llama-2-7b") is a and a.name == "Llama-2-7B"
     assert A.architecture(data) is a
     assert A.architecture(json.dumps(data)) is a
     assert A.architecture(a.config) is a
@@ -167,3 +171,20 @@ def test_every_build_has_a_module_and_time_budget(monkeypatch):
         A.build_meta_model(config)
     monkeypatch.setattr(A, "MAX_BUILD_SECONDS", 20.0)
     assert sum(p.numel() for p in A.build_meta_model(config).parameters()) > 0  # the hook is gone again
+
+
+def test_refusals_carry_codes_and_the_json_reason_as_a_phrase():
+    """The English sentence stays the same; the app reads the code, and the JSON parser's reason as a phrase."""
+    with pytest.raises(LabError) as err:
+        A.architecture('{"model_type": "llama",')
+    assert err.value.code == "lora.arch.not_json"
+    reason = err.value.params["reason"]
+    assert isinstance(reason, Msg) and reason.code == "lora.json.property"
+    assert str(err.value) == ("The pasted config.json is not valid JSON: Expecting property name enclosed in double "
+                              "quotes at line 1, column 24.")
+    with pytest.raises(LabError) as err:
+        A.architecture('{"model_type": "llama", "num_attention_heads": 100000}')
+    assert err.value.code == "lora.arch.too_many" and err.value.params["what"].code == "lora.arch.what.heads"
+    with pytest.raises(LabError, match=r"holds a JSON object \(\{\.\.\.\}\)") as err:
+        A.parse_config_json("[1, 2]")
+    assert err.value.code == "lora.arch.not_object"

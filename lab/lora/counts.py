@@ -18,12 +18,12 @@ What ``peft.get_peft_model`` makes trainable, term by term (all counted here):
 - **modules_to_save**: a full trainable copy of those modules (e.g. ``embed_tokens`` and
   ``lm_head``: ``vocab · width`` each, even when the two are tied in the base model).
 
-Which modules are adapted follows peft's rules exactly (:mod:`lab.lora_targets`): a list entry
+Which modules are adapted follows peft's rules exactly (:mod:`lab.lora.targets`): a list entry
 ``"q_proj"`` adapts every module whose dotted name is ``q_proj`` or ends in ``.q_proj``; any other
 string is a regular expression matched against the whole name; ``"all-linear"`` means every
 ``Linear``/``Conv1D`` except the output layer; modules in ``modules_to_save`` are never adapted.
 
-The module walk is done once per architecture (``lab.architectures``); the target resolution once
+The module walk is done once per architecture (:mod:`lab.lora.architectures`); the target resolution once
 per choice of targets; the rest is arithmetic, so a 70B config answers in well under 50 ms.
 """
 
@@ -35,15 +35,9 @@ import warnings
 from dataclasses import dataclass, field
 
 from lab import checks
-from lab.architectures import CONV1D, EMBEDDING, LINEAR, Architecture, architecture, layer_pattern
-from lab.lora_targets import (  # noqa: F401  (re-exported: the public API lives in lab.lora)
-    ALL_LINEAR,
-    PRESETS,
-    module_choices,
-    preset_targets,
-    resolve,
-    save_choices,
-)
+from lab.errors import LabError
+from lab.lora.architectures import CONV1D, LINEAR, Architecture, architecture, build_meta_model, layer_pattern
+from lab.lora.targets import PEFT_ALL_LINEAR, resolve
 
 MAX_RANK = 1024
 MAX_ALPHA = 10_000
@@ -180,7 +174,7 @@ def _check_bias(bias) -> str:
 def count_lora_params(
     config,
     r: int = 8,
-    target_modules=ALL_LINEAR,
+    target_modules=PEFT_ALL_LINEAR,
     bias: str = "none",
     use_dora: bool = False,
     modules_to_save=None,
@@ -198,10 +192,9 @@ def count_lora_params(
     bias = _check_bias(bias)
     arch, targets, save, res = resolve(config, target_modules, modules_to_save, name)
     if use_dora and any(t.kind == "Parameter" for t in res.targets):
-        raise ValueError(
-            "DoRA cannot adapt fused expert parameters (peft's ParamWrapper has no DoRA): "
-            "turn DoRA off or target the attention layers only."
-        )
+        raise LabError("lora.count.dora_fused",
+                       "DoRA cannot adapt fused expert parameters (peft's ParamWrapper has no DoRA): "
+                       "turn DoRA off or target the attention layers only.")
     rows: list[ModuleRow] = []
     lora_only = set()
     for t in res.targets:
@@ -235,7 +228,7 @@ def count_lora_params(
     )
 
 
-def trainable_by_rank(config, ranks, target_modules=ALL_LINEAR, **kwargs) -> list[int]:
+def trainable_by_rank(config, ranks, target_modules=PEFT_ALL_LINEAR, **kwargs) -> list[int]:
     """Trainable parameters for each rank (LoRA's count is affine in r: a·r + b)."""
     return [count_lora_params(config, r=r, target_modules=target_modules, **kwargs).trainable for r in ranks]
 
@@ -254,7 +247,7 @@ class PeftCheck:
 def check_with_peft(
     config,
     r: int = 8,
-    target_modules=ALL_LINEAR,
+    target_modules=PEFT_ALL_LINEAR,
     bias: str = "none",
     use_dora: bool = False,
     modules_to_save=None,
@@ -275,8 +268,6 @@ def check_with_peft(
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from lab.architectures import build_meta_model
-
     r = check_rank(r)
     lora_alpha = check_alpha(lora_alpha)
     bias = _check_bias(bias)
@@ -294,7 +285,7 @@ def check_with_peft(
             warnings.simplefilter("ignore")
             peft_model = get_peft_model(model, lc)
     except (ValueError, TypeError, RuntimeError) as e:
-        raise ValueError(f"peft refused this configuration: {e}") from None
+        raise LabError("lora.count.peft_refused", "peft refused this configuration: {error}", error=str(e)) from None
     trainable, total = peft_model.get_nb_trainable_parameters()
     return PeftCheck(int(trainable), int(total), time.perf_counter() - t0, lora_config_code(
         count_lora_params(arch, r, targets, bias, use_dora, save), lora_alpha=peft_model.peft_config["default"].lora_alpha))
@@ -367,17 +358,3 @@ def expected_four_bit_naive(config) -> int:
     arch = config if isinstance(config, Architecture) else architecture(config)
     q = quantized_params(arch)
     return arch.total - q + q // 2
-
-
-__all__ = [
-    "ALL_LINEAR", "BIAS_MODES", "DEFAULT_ALPHA", "EMBEDDING", "MAX_ALPHA", "MAX_RANK", "PRESETS", "FourBitCount", "LoraCount", "ModuleRow",
-    "PeftCheck", "check_alpha", "check_rank", "check_with_peft", "count_lora_params", "estimate_memory", "lora_config_code", "expected_four_bit_naive", "four_bit_counts",
-    "module_choices", "preset_targets", "quantized_params", "resolve", "save_choices", "trainable_by_rank",
-]
-
-
-def estimate_memory(config, method: str, **kwargs):
-    """Training memory for ``"full"``, ``"lora"`` or ``"qlora"``: see :mod:`lab.lora_memory`."""
-    from lab.lora_memory import estimate_memory as _estimate
-
-    return _estimate(config, method, **kwargs)

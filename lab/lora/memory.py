@@ -27,22 +27,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab import checks
-from lab.architectures import Architecture, architecture
-from lab.lora import ALL_LINEAR, count_lora_params, quantized_params
+from lab import checks, nf4
+from lab.errors import LabError, Msg
+from lab.lora.architectures import Architecture, architecture
+from lab.lora.counts import count_lora_params, quantized_params
+from lab.lora.targets import PEFT_ALL_LINEAR
 
 METHODS = ("full", "lora", "qlora")
 METHOD_LABELS = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
 TERMS = ("weights", "gradients", "optimizer", "activations", "overhead")
 GPU_SIZES_GB = (16, 24, 48, 80)
-NF4_BITS = 4 + 8 / 64 + 32 / (64 * 256)
-"""Bits per parameter of NF4 with double quantization: 4.127 (QLoRA paper, §3)."""
+NF4_BITS = nf4.bits_per_parameter(64, double_quant=True)
+"""Bits per parameter of NF4 with double quantization, blocks of 64 as QLoRA stores its base: 4.127 (§3)."""
 ADAM_BYTES = 8
 """AdamW's two fp32 moments per trainable parameter (paged or not: paging moves them, same size)."""
 GB = 1e9
 MAX_BATCH = 4096
 MAX_SEQ_LEN = 1_048_576
 MAX_OVERHEAD_GB = 100
+CUDA_OVERHEAD_GB = 0.5
+"""An allowance for the CUDA context and the allocator's cache on a GPU (0 on a CPU)."""
+# Field names with codes of their own: "field.batch_size" is the training tab's "Batch size".
+BATCH_FIELD = Msg("lora.field.batch", "batch size")
+SEQ_FIELD = Msg("lora.field.seq_len", "sequence length")
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class MemoryTerm:
     name: str  # one of TERMS
     bytes: float
     exact: bool
-    how: str  # the formula, in words and numbers
+    how: Msg  # the formula, in words and numbers (str(how) is its English)
 
     @property
     def gb(self) -> float:
@@ -77,6 +84,7 @@ class MemoryEstimate:
 
     @property
     def label(self) -> str:
+        """The method's English name (the app shows its own, by :attr:`method`)."""
         return METHOD_LABELS[self.method]
 
     def fits(self, gpu_gb: float) -> bool:
@@ -95,7 +103,8 @@ def _dims(arch: Architecture) -> dict:
     layers = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layer", None)
     heads = getattr(cfg, "num_attention_heads", None) or getattr(cfg, "n_head", None)
     if not (h and layers and heads):
-        raise ValueError("This config has no hidden size / layer count / head count the estimate can use.")
+        raise LabError("lora.memory.no_dims",
+                       "This config has no hidden size / layer count / head count the estimate can use.")
     kv_heads = getattr(cfg, "num_key_value_heads", None) or heads
     head_dim = getattr(cfg, "head_dim", None) or h // heads
     inter = getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None) or 4 * h
@@ -151,7 +160,7 @@ def estimate_memory(
     config,
     method: str,
     r: int = 8,
-    target_modules=ALL_LINEAR,
+    target_modules=PEFT_ALL_LINEAR,
     bias: str = "none",
     use_dora: bool = False,
     modules_to_save=None,
@@ -160,7 +169,7 @@ def estimate_memory(
     gradient_checkpointing: bool = True,
     precision: int = 16,
     adapter_precision: int | None = None,
-    overhead_gb: float = 0.5,
+    overhead_gb: float = CUDA_OVERHEAD_GB,
 ) -> MemoryEstimate:
     """Memory for training with ``method`` in ``("full", "lora", "qlora")``, split into terms.
 
@@ -172,51 +181,64 @@ def estimate_memory(
     """
     method = checks.one_of("method", method, METHODS)
     if precision not in (16, 32):
-        raise ValueError(f"precision must be 16 or 32 (bits), not {precision!r}.")
+        raise LabError("lora.memory.precision", "{name} must be 16 or 32 (bits), not {value!r}.",
+                       name="precision", value=precision)
     adapter_precision = precision if adapter_precision is None else adapter_precision
     if adapter_precision not in (16, 32):
-        raise ValueError(f"adapter_precision must be 16 or 32 (bits), not {adapter_precision!r}.")
+        raise LabError("lora.memory.precision", "{name} must be 16 or 32 (bits), not {value!r}.",
+                       name="adapter_precision", value=adapter_precision)
     ab = adapter_precision // 8
-    batch_size = checks.whole_number("batch size", batch_size, 1, MAX_BATCH)
-    seq_len = checks.whole_number("sequence length", seq_len, 1, MAX_SEQ_LEN)
+    batch_size = checks.whole_number(BATCH_FIELD, batch_size, 1, MAX_BATCH)
+    seq_len = checks.whole_number(SEQ_FIELD, seq_len, 1, MAX_SEQ_LEN)
     overhead_gb = checks.number("overhead_gb", overhead_gb, 0, MAX_OVERHEAD_GB)
     b = precision // 8
     arch = config if isinstance(config, Architecture) else architecture(config)
     n_all = arch.total
-    gc = "with" if gradient_checkpointing else "without"
     if method == "full":
         n = n_all
-        weights = MemoryTerm("weights", b * n_all, True, f"{b} B × {n_all:,} parameters")
-        grads = MemoryTerm("gradients", b * n, True, f"{b} B × {n:,} trainable")
+        weights = MemoryTerm("weights", b * n_all, True,
+                             Msg("lora.how.all_params", "{b} B × {n:,} parameters", b=b, n=n_all))
+        grads = MemoryTerm("gradients", b * n, True, Msg("lora.how.trainable", "{b} B × {n:,} trainable", b=b, n=n))
         act = activation_bytes(arch, batch_size, seq_len, gradient_checkpointing, b)
     else:
         count = count_lora_params(arch, r, target_modules, bias, use_dora, modules_to_save)
         n = count.trainable
         adapter = count.lora + count.dora  # at adapter precision; saved copies and biases stay at b
         extra = ab * adapter + b * count.saved
-        extra_how = f"adapter {ab} B × {adapter:,}" + (f" + saved {b} B × {count.saved:,}" if count.saved else "")
+        saved = Msg("lora.how.saved", " + saved {b} B × {n:,}", b=b, n=count.saved) if count.saved else ""
+        extra_how = Msg("lora.how.adapter", "adapter {ab} B × {n:,}{saved}", ab=ab, n=adapter, saved=saved)
         if method == "lora":
-            weights = MemoryTerm("weights", b * n_all + extra, True, f"frozen base {b} B × {n_all:,} + {extra_how}")
+            weights = MemoryTerm("weights", b * n_all + extra, True,
+                                 Msg("lora.how.frozen", "frozen base {b} B × {n:,} + {extra}", b=b, n=n_all,
+                                     extra=extra_how))
         else:
             q = quantized_params(arch)
             base = NF4_BITS / 8 * q + b * (n_all - q)
             weights = MemoryTerm(
                 "weights", base + extra, True,
-                f"NF4 {NF4_BITS:.3f} bits × {q:,} + {b} B × {n_all - q:,} not quantized + {extra_how}",
+                Msg("lora.how.nf4", "NF4 {bits:.3f} bits × {q:,} + {b} B × {rest:,} not quantized + {extra}",
+                    bits=NF4_BITS, q=q, b=b, rest=n_all - q, extra=extra_how),
             )
-        grads = MemoryTerm("gradients", ab * adapter + b * (count.saved + count.bias_params), True,
-                           f"{ab} B × {adapter:,} adapter" + (
-                               f" + {b} B × {count.saved + count.bias_params:,}"
-                               if count.saved + count.bias_params else ""))
+        others = count.saved + count.bias_params  # full copies and biases: gradients at the model's precision
+        grads = MemoryTerm("gradients", ab * adapter + b * others, True,
+                           Msg("lora.how.adapter_grads", "{ab} B × {n:,} adapter{others}", ab=ab, n=adapter,
+                               others=f" + {b} B × {others:,}" if others else ""))
         act = activation_bytes(arch, batch_size, seq_len, gradient_checkpointing, b, count.r, count.n_adapted,
                                count.adapted_inputs, ab)
+    if gradient_checkpointing:
+        act_how = Msg("lora.how.activations_gc", "batch {batch} × {seq} tokens, with gradient checkpointing",
+                      batch=batch_size, seq=seq_len)
+    else:
+        act_how = Msg("lora.how.activations", "batch {batch} × {seq} tokens, without gradient checkpointing",
+                      batch=batch_size, seq=seq_len)
     terms = [
         weights,
         grads,
-        MemoryTerm("optimizer", ADAM_BYTES * n, True, f"AdamW m and v: 8 B × {n:,} trainable"),
-        MemoryTerm("activations", act, False,
-                   f"batch {batch_size} × {seq_len} tokens, {gc} gradient checkpointing"),
-        MemoryTerm("overhead", float(overhead_gb) * GB, False, "CUDA context and allocator cache (allowance)"),
+        MemoryTerm("optimizer", ADAM_BYTES * n, True,
+                   Msg("lora.how.adam", "AdamW m and v: {bytes} B × {n:,} trainable", bytes=ADAM_BYTES, n=n)),
+        MemoryTerm("activations", act, False, act_how),
+        MemoryTerm("overhead", float(overhead_gb) * GB, False,
+                   Msg("lora.how.overhead", "CUDA context and allocator cache (allowance)")),
     ]
     return MemoryEstimate(method, arch.name, n, terms)
 

@@ -35,22 +35,26 @@ from pathlib import Path
 
 import torch
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+from lab.errors import LabError, Msg
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 BUNDLED = {
-    # display name: file stem in lab/configs (the source of each file is its "_source" key)
-    "GPT-2 (124M)": "gpt2",
-    "SmolLM2-135M (the lab's model)": "smollm2-135m",
-    "Qwen2.5-0.5B": "qwen2.5-0.5b",
-    "Gemma-2B": "gemma-2b",
-    "Phi-3-mini (3.8B)": "phi-3-mini",
-    "Llama-2-7B": "llama-2-7b",
-    "Mistral-7B": "mistral-7b",
-    "Llama-3-8B": "llama-3-8b",
-    "Mixtral-8x7B (MoE)": "mixtral-8x7b",
-    "LLaMA-65B (QLoRA paper)": "llama-65b",
+    # file stem in lab/configs (the source of each file is its "_source" key): the model's name
+    "gpt2": "GPT-2 (124M)",
+    "smollm2-135m": "SmolLM2-135M",  # the lab's own model
+    "qwen2.5-0.5b": "Qwen2.5-0.5B",
+    "gemma-2b": "Gemma-2B",
+    "phi-3-mini": "Phi-3-mini (3.8B)",
+    "llama-2-7b": "Llama-2-7B",
+    "mistral-7b": "Mistral-7B",
+    "llama-3-8b": "Llama-3-8B",
+    "mixtral-8x7b": "Mixtral-8x7B (MoE)",
+    "llama-65b": "LLaMA-65B",  # the QLoRA paper's model
 }
-DEFAULT = "SmolLM2-135M (the lab's model)"
+DEFAULT = "smollm2-135m"
+PASTED_NAME = "config.json"
+"""The name of an architecture given as a config (dict or text) without a name of its own."""
 
 MAX_CONFIG_CHARS = 200_000
 """A config.json is a few kB; refuse anything much larger before parsing it."""
@@ -136,7 +140,15 @@ class Architecture:
 
 
 def bundled_names() -> list[str]:
+    """The bundled architectures' stems (the values to choose by; :data:`BUNDLED` gives their names)."""
     return list(BUNDLED)
+
+
+def bundled_stem(name: str) -> str | None:
+    """The stem of a bundled architecture given by stem or by name, else None."""
+    if name in BUNDLED:
+        return name
+    return next((stem for stem, shown in BUNDLED.items() if shown == name), None)
 
 
 def _read_bundled(stem: str) -> dict:
@@ -145,10 +157,11 @@ def _read_bundled(stem: str) -> dict:
 
 
 def bundled_config_dict(name: str) -> dict:
-    """The published ``config.json`` of a bundled architecture (by display name or file stem)."""
-    stem = BUNDLED.get(name, name)
-    if stem not in BUNDLED.values():
-        raise ValueError(f"Unknown bundled architecture {name!r}. Choose one of: {', '.join(BUNDLED)}.")
+    """The published ``config.json`` of a bundled architecture (by file stem or name)."""
+    stem = bundled_stem(name)
+    if stem is None:
+        raise LabError("lora.arch.unknown_bundled", "Unknown bundled architecture {name!r}. Choose one of: {names}.",
+                       name=name, names=", ".join(BUNDLED))
     return _read_bundled(stem)
 
 
@@ -157,22 +170,37 @@ def parse_config_json(text: str) -> dict:
     from lab.data import MAX_JSON_DEPTH, nested_deeper_than
 
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("Paste the contents of a config.json (a JSON object) first.")
+        raise LabError("lora.arch.paste_first", "Paste the contents of a config.json (a JSON object) first.")
     if len(text) > MAX_CONFIG_CHARS:
-        raise ValueError(f"That config.json is {len(text):,} characters; a real one is a few thousand.")
+        raise LabError("lora.arch.too_long", "That config.json is {n:,} characters; a real one is a few thousand.",
+                       n=len(text))
     if nested_deeper_than(text, MAX_JSON_DEPTH):
-        raise ValueError(
-            f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep; a real config.json is 3 or 4 levels deep."
-        )
+        raise LabError("lora.arch.json_too_deep",
+                       "The JSON is nested more than {depth} levels deep; a real config.json is 3 or 4 levels deep.",
+                       depth=MAX_JSON_DEPTH)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(
-            f"The pasted config.json is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}."
-        ) from None
+        raise LabError("lora.arch.not_json",
+                       "The pasted config.json is not valid JSON: {reason} at line {line}, column {column}.",
+                       reason=JSON_REASONS.get(e.msg, e.msg), line=e.lineno, column=e.colno) from None
     if not isinstance(data, dict):
-        raise ValueError("A config.json holds a JSON object ({...}), not a list or a single value.")
+        raise LabError("lora.arch.not_object",
+                       "A config.json holds a JSON object ({{...}}), not a list or a single value.")
     return data
+
+
+#: The usual reasons Python's JSON parser gives, as phrases the app can translate (any other is shown
+#: as the parser says it).
+JSON_REASONS = {
+    "Expecting value": Msg("lora.json.value", "Expecting value"),
+    "Expecting ',' delimiter": Msg("lora.json.comma", "Expecting ',' delimiter"),
+    "Expecting ':' delimiter": Msg("lora.json.colon", "Expecting ':' delimiter"),
+    "Expecting property name enclosed in double quotes": Msg("lora.json.property",
+                                                             "Expecting property name enclosed in double quotes"),
+    "Unterminated string starting at": Msg("lora.json.unterminated", "Unterminated string starting at"),
+    "Extra data": Msg("lora.json.extra", "Extra data"),
+}
 
 
 def hub_config_dict(repo_id: str) -> dict:
@@ -181,18 +209,20 @@ def hub_config_dict(repo_id: str) -> dict:
 
     repo_id = (repo_id or "").strip()
     if not HUB_ID.match(repo_id) or ".." in repo_id:
-        raise ValueError(f"{repo_id!r} is not a Hub model id; it looks like 'organisation/model-name'.")
+        raise LabError("lora.arch.not_hub_id",
+                       "{repo_id!r} is not a Hub model id; it looks like 'organisation/model-name'.",
+                       repo_id=repo_id)
     if offline():
-        raise ValueError(
-            f"The Hub is offline here (HF_HUB_OFFLINE=1), so {repo_id!r} cannot be fetched: "
-            "paste its config.json instead, or pick a bundled architecture."
-        )
+        raise LabError("lora.arch.offline",
+                       "The Hub is offline here (HF_HUB_OFFLINE=1), so {repo_id!r} cannot be fetched: "
+                       "paste its config.json instead, or pick a bundled architecture.", repo_id=repo_id)
     from huggingface_hub import hf_hub_download
 
     try:
         path = hf_hub_download(repo_id, "config.json")
     except Exception as e:  # network, gated or missing repositories all land here
-        raise ValueError(f"Could not download config.json of {repo_id!r}: {type(e).__name__}: {e}") from None
+        raise LabError("lora.arch.download", "Could not download config.json of {repo_id!r}: {kind}: {error}",
+                       repo_id=repo_id, kind=type(e).__name__, error=str(e)) from None
     return parse_config_json(Path(path).read_text(encoding="utf-8"))
 
 
@@ -208,18 +238,20 @@ def config_from_dict(data: dict):
     data = {k: v for k, v in data.items() if not k.startswith("_") and k != "auto_map"}
     model_type = data.pop("model_type", None)
     if not model_type or not isinstance(model_type, str):
-        raise ValueError('The config has no "model_type" (e.g. "llama"), so transformers cannot tell what to build.')
+        raise LabError("lora.arch.no_model_type",
+                       'The config has no "model_type" (e.g. "llama"), so transformers cannot tell what to build.')
     from transformers import CONFIG_MAPPING
 
     if model_type not in CONFIG_MAPPING:
-        raise ValueError(
-            f"transformers {_tf_version()} does not know the model type {model_type!r} "
-            "(check the spelling against the model's config.json)."
-        )
+        raise LabError("lora.arch.unknown_type",
+                       "transformers {version} does not know the model type {model_type!r} "
+                       "(check the spelling against the model's config.json).",
+                       version=_tf_version(), model_type=model_type)
     try:
         return AutoConfig.for_model(model_type, **data)
     except Exception as e:
-        raise ValueError(f"transformers could not read this {model_type!r} config: {e}") from None
+        raise LabError("lora.arch.unreadable", "transformers could not read this {model_type!r} config: {error}",
+                       model_type=model_type, error=str(e)) from None
 
 
 def _tf_version() -> str:
@@ -235,20 +267,21 @@ def load_config(source, name: str | None = None):
     if isinstance(source, PretrainedConfig):
         return source, name or getattr(source, "name_or_path", "") or source.model_type
     if isinstance(source, dict):
-        return config_from_dict(source), name or source.get("model_type", "pasted config")
+        return config_from_dict(source), name or source.get("model_type") or PASTED_NAME
     if not isinstance(source, str) or not source.strip():
-        raise ValueError("Give a bundled architecture name, a config dict, config.json text or a Hub id.")
+        raise LabError("lora.arch.no_source",
+                       "Give a bundled architecture name, a config dict, config.json text or a Hub id.")
     text = source.strip()
     if text.startswith(("{", "[", '"')) or "\n" in text:  # JSON text, not a name: say what is wrong with it
-        return config_from_dict(parse_config_json(text)), name or "pasted config.json"
-    if text in BUNDLED or text in BUNDLED.values():
-        display = text if text in BUNDLED else next(k for k, v in BUNDLED.items() if v == text)
-        return config_from_dict(bundled_config_dict(text)), name or display
+        return config_from_dict(parse_config_json(text)), name or PASTED_NAME
+    stem = bundled_stem(text)
+    if stem is not None:
+        return config_from_dict(bundled_config_dict(stem)), name or BUNDLED[stem]
     if "/" in text:
         return config_from_dict(hub_config_dict(text)), name or text
-    raise ValueError(
-        f"{text!r} is neither a bundled architecture ({', '.join(BUNDLED)}) nor a Hub id like 'org/model'."
-    )
+    raise LabError("lora.arch.unknown_source",
+                   "{text!r} is neither a bundled architecture ({names}) nor a Hub id like 'org/model'.",
+                   text=text, names=", ".join(BUNDLED))
 
 
 def _config_key(config) -> str:
@@ -259,15 +292,15 @@ def _size_limit(key: str):
     """(cap, what) for a config field that sets a size, or None for any other field."""
     k = key.lower()
     if "vocab" in k:
-        return MAX_VOCAB, "vocabulary entries"
+        return MAX_VOCAB, Msg("lora.arch.what.vocab", "vocabulary entries")
     if k.endswith(("size", "dim", "n_embd", "d_model", "n_inner", "d_ff", "d_kv", "width")):
-        return MAX_WIDTH, "width"
+        return MAX_WIDTH, None  # a width: "wider than any real model"
     if "layer" in k:
-        return MAX_LAYERS, "layers"
+        return MAX_LAYERS, Msg("lora.arch.what.layers", "layers")
     if "expert" in k:
-        return MAX_EXPERTS, "experts"
+        return MAX_EXPERTS, Msg("lora.arch.what.experts", "experts")
     if "head" in k:
-        return MAX_HEADS, "attention heads"
+        return MAX_HEADS, Msg("lora.arch.what.heads", "attention heads")
     return None
 
 
@@ -284,9 +317,9 @@ def check_config_sizes(data: dict) -> None:
     while stack:
         path, value, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise ValueError(
-                f"The config is nested more than {MAX_JSON_DEPTH} levels deep; a real config.json is 3 or 4 levels deep."
-            )
+            raise LabError("lora.arch.config_too_deep",
+                           "The config is nested more than {depth} levels deep; a real config.json is 3 or 4 levels "
+                           "deep.", depth=MAX_JSON_DEPTH)
         if isinstance(value, dict):
             stack.extend((f"{path}.{k}" if path else str(k), v, depth + 1) for k, v in value.items())
         elif isinstance(value, (list, tuple)):
@@ -295,15 +328,17 @@ def check_config_sizes(data: dict) -> None:
             limit = _size_limit(path.rpartition(".")[2])
             if limit is not None and not value <= limit[0]:  # NaN fails too
                 cap, what = limit
-                raise ValueError(
-                    f"{path}={value:,} is more {what} than any real model; the calculator stops at {cap:,}."
-                    if what != "width" else
-                    f"{path}={value:,} is wider than any real model; the calculator stops at {cap:,}."
-                )
+                if what is None:
+                    raise LabError("lora.arch.too_wide",
+                                   "{path}={value:,} is wider than any real model; the calculator stops at {cap:,}.",
+                                   path=path, value=value, cap=cap)
+                raise LabError("lora.arch.too_many",
+                               "{path}={value:,} is more {what} than any real model; the calculator stops at {cap:,}.",
+                               path=path, value=value, what=what, cap=cap)
 
 
 class _BuildTooBig(Exception):
-    pass
+    """Raised from inside a build (so no library code catches it as a ValueError); carries the LabError."""
 
 
 class _BuildBudget:
@@ -320,9 +355,13 @@ class _BuildBudget:
             return None
         self.modules += 1
         if self.modules > MAX_MODULES:
-            raise _BuildTooBig(f"This config builds more than {MAX_MODULES:,} modules; the calculator stops there.")
+            raise _BuildTooBig(LabError("lora.arch.too_many_modules",
+                                        "This config builds more than {n:,} modules; the calculator stops there.",
+                                        n=MAX_MODULES))
         if time.perf_counter() - self.start > MAX_BUILD_SECONDS:
-            raise _BuildTooBig(f"Building this config took more than {MAX_BUILD_SECONDS:g} s; the calculator stops there.")
+            raise _BuildTooBig(LabError("lora.arch.too_slow",
+                                        "Building this config took more than {s:g} s; the calculator stops there.",
+                                        s=MAX_BUILD_SECONDS))
         return None
 
 
@@ -347,16 +386,18 @@ def build_meta_model(config) -> torch.nn.Module:
                 warnings.simplefilter("ignore")
                 return AutoModelForCausalLM.from_config(config)
         except _BuildTooBig as e:
-            raise ValueError(str(e)) from None
+            raise e.args[0] from None
         except ValueError as e:
             if "Unrecognized configuration class" in str(e):
-                raise ValueError(
-                    f"transformers cannot build a causal language model from model_type {config.model_type!r} "
-                    "(is it an encoder, a vision model or a model that needs remote code?)."
-                ) from None
-            raise ValueError(f"transformers could not build this config: {e}") from None
+                raise LabError("lora.arch.not_causal",
+                               "transformers cannot build a causal language model from model_type {model_type!r} "
+                               "(is it an encoder, a vision model or a model that needs remote code?).",
+                               model_type=config.model_type) from None
+            raise LabError("lora.arch.build_failed", "transformers could not build this config: {error}",
+                           error=str(e)) from None
         except Exception as e:  # shape mistakes in a pasted config end up here (e.g. heads not dividing width)
-            raise ValueError(f"transformers could not build this config: {type(e).__name__}: {e}") from None
+            raise LabError("lora.arch.build_failed", "transformers could not build this config: {error}",
+                           error=f"{type(e).__name__}: {e}") from None
         finally:
             hook.remove()
             tf_logger.setLevel(level)

@@ -11,7 +11,7 @@ peft decides what to adapt from ``LoraConfig.target_modules`` (and ``modules_to_
 For MoE models whose experts transformers 5 fuses into 3-D parameters, peft remaps the targets onto
 those parameters (``target_parameters``); :func:`_peft_moe_remap` asks peft's own converter which.
 :func:`resolve` runs once per (architecture, targets, modules_to_save) and caches the result on the
-architecture; counting is then arithmetic (:mod:`lab.lora`).
+architecture; counting is then arithmetic (:mod:`lab.lora.counts`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from lab.architectures import CONV1D, LINEAR, Architecture, architecture
+from lab.errors import LabError
+from lab.lora.architectures import CONV1D, LINEAR, Architecture, architecture
 
-ALL_LINEAR = "all-linear"
+PEFT_ALL_LINEAR = "all-linear"
+"""peft's shorthand for every Linear / Conv1D layer but the output layer (``LoraConfig(target_modules=...)``)."""
 PRESETS = {
     "lora-paper": "q and v attention projections (as in the LoRA paper)",
     "attention": "all attention projections",
-    ALL_LINEAR: "all linear layers except the output layer (peft's all-linear)",
+    PEFT_ALL_LINEAR: "all linear layers except the output layer (peft's all-linear)",
 }
 FUSED_QKV = ("c_attn", "qkv_proj", "query_key_value", "Wqkv", "qkv", "W_pack")
 
@@ -68,8 +70,8 @@ def preset_targets(arch: Architecture, preset: str) -> list[str] | str:
       suffix that does not also match a layer outside attention (GPT-2: ``attn.c_proj``).
     - ``"all-linear"``: peft's shorthand, resolved by peft's rule (output layer excluded).
     """
-    if preset == ALL_LINEAR:
-        return ALL_LINEAR
+    if preset == PEFT_ALL_LINEAR:
+        return PEFT_ALL_LINEAR
     linear = [m for m in arch.modules if m.kind in (LINEAR, CONV1D)]
     attn = [m for m in linear if m.in_attention]
     if preset == "lora-paper":
@@ -80,10 +82,13 @@ def preset_targets(arch: Architecture, preset: str) -> list[str] | str:
         fused = [f for f in FUSED_QKV if f in leaves]
         if fused:
             return fused[:1]
-        raise ValueError(f"No query/value projections found in {arch.name}; pick the modules by name.")
+        raise LabError("lora.targets.no_qv", "No query/value projections found in {arch}; pick the modules by name.",
+                       arch=arch.name)
     if preset == "attention":
         if not attn:
-            raise ValueError(f"No linear layers inside an attention block in {arch.name}; pick modules by name.")
+            raise LabError("lora.targets.no_attention",
+                           "No linear layers inside an attention block in {arch}; pick modules by name.",
+                           arch=arch.name)
         taken = set()  # every dotted suffix of a linear layer outside attention (one set: linear time)
         for m in linear:
             if not m.in_attention:
@@ -98,7 +103,8 @@ def preset_targets(arch: Architecture, preset: str) -> list[str] | str:
                     targets.add(suffix)
                     break
         return sorted(targets)
-    raise ValueError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
+    raise LabError("lora.targets.unknown_preset", "Unknown preset {preset!r}; choose one of {names}.",
+                   preset=preset, names=", ".join(PRESETS))
 
 
 # --- peft's matching rules ----------------------------------------------------------------------
@@ -177,15 +183,15 @@ def _normalise_targets(arch: Architecture, target_modules):
         t = target_modules.strip()
         if t in PRESETS:
             return preset_targets(arch, t)
-        if t.lower() == ALL_LINEAR:
-            return ALL_LINEAR
+        if t.lower() == PEFT_ALL_LINEAR:
+            return PEFT_ALL_LINEAR
         return t
     names = [str(t).strip() for t in target_modules]
     if not names:
-        raise ValueError("Choose at least one target module (or a preset).")
+        raise LabError("lora.targets.none", "Choose at least one target module (or a preset).")
     bad = [n for n in names if not n or n.startswith(".") or n.endswith(".")]
     if bad:
-        raise ValueError(f"{bad[0]!r} is not a module name.")
+        raise LabError("lora.targets.not_a_name", "{name!r} is not a module name.", name=bad[0])
     return sorted(set(names))
 
 
@@ -198,10 +204,9 @@ def _normalise_save(arch: Architecture, modules_to_save) -> tuple[str, ...]:
     keys = [m.name for m in arch.modules]
     for m in names:
         if not any(k.endswith(m) for k in keys):
-            raise ValueError(
-                f"modules_to_save: no module of {arch.name} is called {m!r}. "
-                f"Valid names: {', '.join(save_choices(arch))}."
-            )
+            raise LabError("lora.targets.no_saved_module",
+                           "modules_to_save: no module of {arch} is called {name!r}. Valid names: {valid}.",
+                           arch=arch.name, name=m, valid=", ".join(save_choices(arch)))
     return names
 
 
@@ -209,13 +214,15 @@ def _resolve(arch: Architecture, targets, modules_to_save: tuple[str, ...]) -> _
     """Which modules (and fused parameters) peft adapts, and which it copies in full."""
     modules = arch.modules
     target_modules, target_params, rank_pattern = _peft_moe_remap(arch, targets)
-    if isinstance(target_modules, str) and target_modules.lower() == ALL_LINEAR:
+    if isinstance(target_modules, str) and target_modules.lower() == PEFT_ALL_LINEAR:
         target_modules = {m.name for m in modules if m.kind in (LINEAR, CONV1D)} - {arch.output_name}
     if isinstance(target_modules, str):
         try:
             pattern = re.compile(target_modules)
         except re.error as e:
-            raise ValueError(f"target_modules {target_modules!r} is not a valid regular expression: {e}.") from None
+            raise LabError("lora.targets.bad_regex",
+                           "target_modules {targets!r} is not a valid regular expression: {error}.",
+                           targets=target_modules, error=str(e)) from None
         matched = lambda key: pattern.fullmatch(key) is not None  # noqa: E731
     else:
         wanted = frozenset(target_modules or ())
@@ -224,19 +231,19 @@ def _resolve(arch: Architecture, targets, modules_to_save: tuple[str, ...]) -> _
     if isinstance(targets, list) and not target_params:
         for t in targets:
             if not any(_matches_list(m.name, frozenset([t])) for m in modules):
-                raise ValueError(
-                    f"No module of {arch.name} is called {t!r}. Valid names: {', '.join(module_choices(arch))}."
-                )
+                raise LabError("lora.targets.no_module",
+                               "No module of {arch} is called {name!r}. Valid names: {valid}.",
+                               arch=arch.name, name=t, valid=", ".join(module_choices(arch)))
 
     chosen: list[_Target] = []
     for m in modules:
         if _excluded_by_save(m.name, modules_to_save) or not matched(m.name):
             continue
         if not m.adaptable:
-            raise ValueError(
-                f"{m.name} is a {m.cls}, not a layer LoRA can adapt (Linear, Conv1D or Embedding). "
-                f"Valid names for {arch.name}: {', '.join(module_choices(arch))}."
-            )
+            raise LabError("lora.targets.not_adaptable",
+                           "{module} is a {cls}, not a layer LoRA can adapt (Linear, Conv1D or Embedding). "
+                           "Valid names for {arch}: {valid}.",
+                           module=m.name, cls=m.cls, arch=arch.name, valid=", ".join(module_choices(arch)))
         mult = _rank_multiplier(m.name, rank_pattern)
         chosen.append(_Target(m.name, m.cls, m.kind, m.d_in, m.d_out, 1, mult, m.weight, m.bias))
 
@@ -252,26 +259,28 @@ def _resolve(arch: Architecture, targets, modules_to_save: tuple[str, ...]) -> _
 
     if not chosen:
         if isinstance(targets, list):
-            raise ValueError("Every target module is also in modules_to_save, so nothing would get a LoRA adapter.")
-        raise ValueError(
-            f"target_modules {targets!r} matches no module of {arch.name}. "
-            f"Valid names: {', '.join(module_choices(arch))}."
-        )
+            raise LabError("lora.targets.all_saved",
+                           "Every target module is also in modules_to_save, so nothing would get a LoRA adapter.")
+        raise LabError("lora.targets.no_match",
+                       "target_modules {targets!r} matches no module of {arch}. Valid names: {valid}.",
+                       targets=targets, arch=arch.name, valid=", ".join(module_choices(arch)))
 
     # modules_to_save: peft wraps every module whose name ends with the entry (plain suffix, no dot).
     saved = [m for m in modules if any(m.name.endswith(s) for s in modules_to_save)]
     adapted = {t.name for t in chosen}
     for m in saved:
         if m.name in adapted:
-            raise ValueError(
-                f"modules_to_save entry matching {m.name!r} is also a LoRA target; name whole modules "
-                "(e.g. 'lm_head', 'embed_tokens')."
-            )
+            raise LabError("lora.targets.saved_and_adapted",
+                           "modules_to_save entry matching {name!r} is also a LoRA target; name whole modules "
+                           "(e.g. 'lm_head', 'embed_tokens').", name=m.name)
     names = [m.name for m in saved]
     for a in names:
         for b in names:
             if a != b and b.startswith(a + "."):
-                raise ValueError(f"modules_to_save lists both {a!r} and {b!r}, which is inside it; keep only {a!r}.")
+                raise LabError("lora.targets.nested_saved",
+                               "modules_to_save lists both {outer!r} and {inner!r}, which is inside it; "
+                               "keep only {outer!r}.",
+                               outer=a, inner=b)
     saved_pairs = tuple((m.name, arch.subtree_params(m.name)) for m in saved)
     saved_biases = frozenset(
         m.name for m in modules if m.bias and any(m.name == s or m.name.startswith(s + ".") for s in names)
@@ -280,7 +289,7 @@ def _resolve(arch: Architecture, targets, modules_to_save: tuple[str, ...]) -> _
     return _Resolution(tuple(chosen), saved_pairs, saved_biases, biases)
 
 
-def resolve(config, target_modules=ALL_LINEAR, modules_to_save=None, name: str | None = None):
+def resolve(config, target_modules=PEFT_ALL_LINEAR, modules_to_save=None, name: str | None = None):
     """(architecture, target_modules for peft, modules_to_save, resolution); cached per choice."""
     arch = config if isinstance(config, Architecture) else architecture(config, name)
     targets = _normalise_targets(arch, target_modules)
