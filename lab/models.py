@@ -211,7 +211,7 @@ def bnb_config(quantization: str):
 #: calculator's builds) sets torch's default device for the whole process, not just its thread, and
 #: ``from_pretrained`` reads it: a real model loaded in one thread while another thread built on the meta
 #: device came out with its LM head on "meta" (the chat then answered nonsense). Builds and loads take
-#: turns; a meta build takes milliseconds and is capped at 20 s (lab.architectures).
+#: turns; a meta build takes milliseconds and is capped at 20 s (lab.lora.architectures).
 BUILD_LOCK = threading.RLock()
 
 
