@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lab import checks
 from lab.errors import LabError, Msg
 from lab.masking import IGNORE_INDEX, LabeledExample
 
@@ -22,6 +23,8 @@ DRILL_TEMPLATES = {
     "<|assistant|>\n": Msg("masking_drill.source.zephyr", "Zephyr / Phi-3 chat format"),
     "[/INST]": Msg("masking_drill.source.llama2", "Llama 2 / Mistral chat format"),
 }
+MAX_TEMPLATE_CHARS = 1_000
+"""A response template is a few tokens; this bounds what a pasted one costs to tokenize and search."""
 
 
 @dataclass
@@ -53,6 +56,7 @@ def string_search_labels(tokenizer, example: LabeledExample, response_template: 
     BPE merges across the boundary (``"\\n" + "  code" -> "\\n " + " code"``; ``" ###"`` vs ``"###"``),
     and a template written for another model's format is simply absent.
     """
+    checks.text("The response template", response_template, MAX_TEMPLATE_CHARS, required=False)
     if not response_template:
         raise LabError("masking_drill.no_template",
                        "Give a response template to search for (for example '<|im_start|>assistant\\n').")

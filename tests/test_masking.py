@@ -389,6 +389,8 @@ def test_sentences_carry_a_code_and_keep_their_english():
     with pytest.raises(LabError) as e:
         masking_drill.string_search_labels(None, None, "")
     assert e.value.code == "masking_drill.no_template"
+    with pytest.raises(LabError, match=r"^The response template must be text, not float\.$"):
+        masking_drill.string_search_labels(None, None, float("nan"))  # an API call may send anything
     assert str(masking.MODE_HELP["none"]) == "every token is trained, as in pre-training (the prompt too)"
     assert set(masking.EXAMPLE_TITLES) == set(masking.EXAMPLES)
     assert str(masking.EXAMPLE_TITLES["vietnamese"]) == "Vietnamese chat"

@@ -209,6 +209,7 @@ def test_handler_in_vietnamese_writes_vietnamese():
      "Vai trò (role) của tin nhắn 1 phải là một trong"),
     (dict(choice="pirate_row", row=0), "Dòng dữ liệu phải là số nguyên từ 1 đến 223, không phải 0."),
     (dict(template=""), "Hãy nhập một response template để dò"),
+    (dict(template=1e30), "Mẫu mở đầu câu trả lời (response template) phải là văn bản, không phải float."),
 ])
 def test_handler_errors_in_vietnamese(kw, message):
     with pytest.raises(gr.Error) as err:
@@ -255,3 +256,43 @@ def test_example_values_are_stable_ids():
     assert all(v in ui.EXAMPLE_VALUES for v in masking.EXAMPLES)
     with pytest.raises(gr.Error, match="The example must be one of pirate_row, json_row"):
         _show(choice="Vietnamese chat")  # a display label is not a value
+
+
+def _stamp(choice: str, mode: str = "completion") -> str:
+    """The view stamp of an example's answer, without the state (``mode:tokens:trained``)."""
+    view = ui.analyse(ui.Settings(choice=choice, mode=mode), with_losses=False)
+    return ui.view_stamp(view.example, None).removesuffix(":labels")
+
+
+def _numbers_say(page, stamp: str, words: str, timeout: float = 90_000):
+    """Wait until the numbers and the strip show that answer with its losses, in the language of ``words``."""
+    page.wait_for_function(
+        """([stamp, words]) => { const n = document.querySelector('#mk-numbers .mk-cards'),
+             s = document.querySelector('#mk-strip .mk-strip');
+           return n && s && n.dataset.view === stamp + ':losses' && s.dataset.view === n.dataset.view
+                  && n.innerText.includes(words); }""", arg=[stamp, words], timeout=timeout)
+
+
+@pytest.mark.browser
+def test_masking_tab_in_vietnamese_shows_the_vietnamese_example_and_follows_a_switch(page, app_url):
+    page.goto(app_url + "?lang=vi")
+    page.get_by_role("tab", name="Che loss trong SFT").click()
+    _numbers_say(page, _stamp("vietnamese"), "token tổng cộng")  # the Vietnamese chat, nobody pressed anything
+    assert page.locator("#mk-example input").input_value() == "Hội thoại tiếng Việt"
+    assert "bị che (-100)" in page.locator("#mk-strip").inner_text()
+    assert "không tìm thấy" in page.locator("#mk-drill").inner_text()
+    page.locator("#mk-strip").scroll_into_view_if_needed()
+    screenshot(page, "masking_vi")
+
+    # the user has not picked an example: English brings the English default back
+    page.locator("#lab-lang").get_by_text("English").click()
+    _numbers_say(page, _stamp("pirate_row"), "tokens in total")
+    assert page.locator("#mk-example input").input_value() == "Pirate assistant — dataset row"
+
+    # a picked example stays through a switch; its answer is re-rendered in the other language
+    _pick(page, "mk-example", "Multi-turn chat + system prompt")
+    _numbers_say(page, _stamp("multi_turn"), "tokens in total")
+    page.locator("#lab-lang").get_by_text("Tiếng Việt").click()
+    _numbers_say(page, _stamp("multi_turn"), "token tổng cộng", timeout=10_000)
+    assert page.locator("#mk-example input").input_value() == "Hội thoại nhiều lượt + system prompt"
+    assert "Chế độ che loss" in page.locator("#mk-mode").inner_text()

@@ -153,6 +153,7 @@ ERRORS = {
     "field.the_example": "Mẫu",
     "field.the_masking_mode": "Chế độ che loss",
     "field.max_length_tokens_kept": "max_length (số token giữ lại)",
+    "field.the_response_template": "Mẫu mở đầu câu trả lời (response template)",
     "masking.field.role_of_message": "Vai trò (role) của tin nhắn {k}",
     # lab.masking: what each mode trains
     "masking.mode_help.completion": "chỉ câu trả lời cuối cùng của assistant được tính loss "
