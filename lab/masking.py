@@ -45,6 +45,7 @@ import math
 from dataclasses import dataclass, field
 
 from lab import checks
+from lab.errors import LabError, Msg
 
 IGNORE_INDEX = -100
 MODES = ("completion", "assistant", "none")
@@ -52,10 +53,12 @@ ROLES = ("system", "user", "assistant")
 MAX_MESSAGES = 2_000
 """Messages in one chat: bounds the work of rendering and tokenizing a pasted conversation."""
 
+#: What each mode trains, as a phrase (``str()`` is the English; the app's catalog says it in another language).
 MODE_HELP = {
-    "completion": "only the final assistant reply is trained (SFT on (prompt, response) pairs)",
-    "assistant": "every assistant turn of the conversation is trained",
-    "none": "every token is trained, as in pre-training (the prompt too)",
+    "completion": Msg("masking.mode_help.completion",
+                      "only the final assistant reply is trained (SFT on (prompt, response) pairs)"),
+    "assistant": Msg("masking.mode_help.assistant", "every assistant turn of the conversation is trained"),
+    "none": Msg("masking.mode_help.none", "every token is trained, as in pre-training (the prompt too)"),
 }
 
 #: Headers of the plain fallback format for tokenizers without a chat template.
@@ -89,7 +92,7 @@ class LabeledExample:
     mode: str
     format: str  # "chat template" or "plain (no chat template)"
     messages: list[dict]
-    notices: list[str] = field(default_factory=list)
+    notices: list[Msg] = field(default_factory=list)  # sentences for the reader (str() is the English)
     truncated: bool = False
     total_tokens: int = 0  # before truncation
     preamble: int = 0  # tokens the template writes before the first message (e.g. a default system prompt)
@@ -120,23 +123,29 @@ class LabeledExample:
 def check_messages(messages) -> list[dict]:
     """Validate a chat: a non-empty list of ``{"role", "content"}`` with known roles and text."""
     if not isinstance(messages, (list, tuple)) or not messages:
-        raise ValueError("A chat must be a non-empty list of messages, each with a 'role' and a 'content'.")
+        raise LabError("masking.chat_not_list",
+                       "A chat must be a non-empty list of messages, each with a 'role' and a 'content'.")
     if len(messages) > MAX_MESSAGES:
-        raise ValueError(f"A chat can have at most {MAX_MESSAGES:,} messages; this one has {len(messages):,}.")
+        raise LabError("masking.too_many_messages", "A chat can have at most {limit:,} messages; this one has {n:,}.",
+                       limit=MAX_MESSAGES, n=len(messages))
     out = []
     for k, m in enumerate(messages):
         if not isinstance(m, dict):
-            raise ValueError(f"Message {k + 1} must be an object with 'role' and 'content', not {type(m).__name__}.")
+            raise LabError("masking.message_not_object",
+                           "Message {k} must be an object with 'role' and 'content', not {kind}.",
+                           k=k + 1, kind=type(m).__name__)
         role, content = m.get("role"), m.get("content")
         # one_of quotes the role with repr (shortened): the user's text never reads as markup
-        checks.one_of(f"The role of message {k + 1}", role, ROLES)
+        checks.one_of(Msg("masking.field.role_of_message", "The role of message {k}", k=k + 1), role, ROLES)
         if not isinstance(content, str):
-            raise ValueError(f"Message {k + 1} ({role}) must have text content, not {type(content).__name__}.")
+            raise LabError("masking.content_not_text", "Message {k} ({role}) must have text content, not {kind}.",
+                           k=k + 1, role=role, kind=type(content).__name__)
         out.append({"role": role, "content": content})
     if not any(m["role"] == "assistant" for m in out):
-        raise ValueError(
+        raise LabError(
+            "masking.no_assistant",
             "This chat has no assistant message, so there is no response to learn from: "
-            "add a message with role 'assistant' (SFT trains on prompt/response pairs)."
+            "add a message with role 'assistant' (SFT trains on prompt/response pairs).",
         )
     return out
 
@@ -148,15 +157,17 @@ def _check_mode(mode: str) -> None:
 def _check_replies(messages: list[dict], mode: str) -> None:
     last = len(messages) - 1
     if mode == "completion" and messages[last]["role"] != "assistant":
-        raise ValueError(
-            f"The chat ends with a {messages[last]['role']} message; in 'completion' mode the last message "
-            "must be the assistant reply that is trained."
+        raise LabError(
+            "masking.last_not_reply",
+            "The chat ends with a {role} message; in 'completion' mode the last message "
+            "must be the assistant reply that is trained.", role=messages[last]["role"],
         )
     checked = [last] if mode == "completion" else [k for k, m in enumerate(messages) if m["role"] == "assistant"]
     for k in checked:
         if messages[k]["role"] == "assistant" and not messages[k]["content"].strip():
-            raise ValueError(
-                f"The assistant reply (message {k + 1}) is empty: there is nothing to train on. Write a response."
+            raise LabError(
+                "masking.empty_reply",
+                "The assistant reply (message {k}) is empty: there is nothing to train on. Write a response.", k=k + 1,
             )
 
 
@@ -198,7 +209,8 @@ def _render(tokenizer, messages: list[dict], add_generation_prompt: bool, chat: 
     try:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
     except Exception as e:  # jinja TemplateError (e.g. "roles must alternate") or a template bug
-        raise ValueError(f"The model's chat template rejects this conversation: {e}") from e
+        raise LabError("masking.template_rejects", "The model's chat template rejects this conversation: {error}",
+                       error=str(e)) from e
 
 
 def _tokenize(tokenizer, texts: list[str], chat: bool) -> list[list[int]]:
@@ -311,10 +323,11 @@ def build_labels(tokenizer, messages, mode: str = "completion", max_length: int 
 
     notices = []
     if not chat:
-        notices.append(
+        notices.append(Msg(
+            "masking.notice.plain_format",
             "This tokenizer has no chat template, so the lab uses a plain format "
-            "('### User:' / '### Assistant:' headers, each reply ending with the EOS token)."
-        )
+            "('### User:' / '### Assistant:' headers, each reply ending with the EOS token).",
+        ))
     truncated = max_length is not None and total > max_length
     if truncated:
         full, labels = full[:max_length], labels[:max_length]
@@ -322,14 +335,16 @@ def build_labels(tokenizer, messages, mode: str = "completion", max_length: int 
             Span(s.index, s.role, min(s.start, max_length), min(s.content_start, max_length), min(s.end, max_length), s.trained)
             for s in spans
         ]
-        notices.append(
-            f"The example has {total:,} tokens; only the first {max_length:,} are kept "
-            f"(truncation_mode='keep_start', as TRL's max_length={max_length})."
-        )
+        notices.append(Msg(
+            "masking.notice.truncated",
+            "The example has {total:,} tokens; only the first {keep:,} are kept "
+            "(truncation_mode='keep_start', as TRL's max_length={keep}).", total=total, keep=max_length,
+        ))
     ex = LabeledExample(full, labels, spans, mode, "chat template" if chat else "plain (no chat template)",
                         messages, notices, truncated, total, min(preamble, len(full)))
     if truncated and ex.n_trained == 0:
-        ex.notices.append("After truncation no response token is left: this example trains nothing (TRL drops such rows).")
+        ex.notices.append(Msg("masking.notice.nothing_left", "After truncation no response token is left: "
+                              "this example trains nothing (TRL drops such rows)."))
     return ex
 
 
@@ -368,7 +383,7 @@ def token_losses(model, tokenizer, example, autocast_dtype=None) -> TokenLosses:
     if not isinstance(example, LabeledExample):
         example = build_labels(tokenizer, example)
     if example.n_tokens < 2:
-        raise ValueError("The example needs at least 2 tokens to have a next-token loss.")
+        raise LabError("masking.too_short", "The example needs at least 2 tokens to have a next-token loss.")
     device = next(model.parameters()).device
     ids = torch.tensor([example.input_ids], device=device)  # (1, L)
     autocast = (
@@ -436,24 +451,44 @@ def token_bytes(tokenizer, ids: list[int]) -> list[bytes] | None:
 
 # --- examples -----------------------------------------------------------------------------------
 
+#: Example chats by a stable id (data: they stay as written in every language); their titles are in
+#: :data:`EXAMPLE_TITLES`.
 EXAMPLES = {
-    "Multi-turn chat + system prompt": [
+    "multi_turn": [
         {"role": "system", "content": "You are a patient maths tutor. Answer in at most two sentences."},
         {"role": "user", "content": "What is a prime number?"},
         {"role": "assistant", "content": "A prime number is a whole number greater than 1 whose only divisors are 1 and itself, like 2, 3, 5 and 7."},
         {"role": "user", "content": "Is 1 prime?"},
         {"role": "assistant", "content": "No: 1 has only one divisor, and a prime needs exactly two, so 1 is not prime."},
     ],
-    "Vietnamese chat": [
+    "vietnamese": [
         {"role": "user", "content": "Tinh chỉnh có giám sát (SFT) là gì?"},
         {"role": "assistant", "content": "SFT là bước huấn luyện mô hình ngôn ngữ trên các cặp (câu hỏi, câu trả lời) chất lượng cao, để mô hình học cách làm theo chỉ dẫn."},
         {"role": "user", "content": "Mất mát được tính trên những token nào?"},
         {"role": "assistant", "content": "Chỉ trên các token của câu trả lời; các token của câu hỏi có nhãn -100 nên bị bỏ qua."},
     ],
-    "Reply starting with indented code": [
+    "indented_code": [
         {"role": "user", "content": "Write the body of a Python function that returns the square of x."},
         {"role": "assistant", "content": "    return x * x"},
     ],
+}
+EXAMPLE_TITLES = {
+    "multi_turn": Msg("masking.example.multi_turn", "Multi-turn chat + system prompt"),
+    "vietnamese": Msg("masking.example.vietnamese", "Vietnamese chat"),
+    "indented_code": Msg("masking.example.indented_code", "Reply starting with indented code"),
+}
+
+#: Python's own words for a JSON syntax error (``json.JSONDecodeError.msg``), as phrases the app can translate.
+JSON_PROBLEMS = {
+    "Expecting value": Msg("masking.json.expecting_value", "Expecting value"),
+    "Expecting property name enclosed in double quotes":
+        Msg("masking.json.expecting_name", "Expecting property name enclosed in double quotes"),
+    "Expecting ':' delimiter": Msg("masking.json.expecting_colon", "Expecting ':' delimiter"),
+    "Expecting ',' delimiter": Msg("masking.json.expecting_comma", "Expecting ',' delimiter"),
+    "Extra data": Msg("masking.json.extra_data", "Extra data"),
+    "Unterminated string starting at": Msg("masking.json.unterminated", "Unterminated string starting at"),
+    "Invalid control character at": Msg("masking.json.control_character", "Invalid control character at"),
+    "Invalid \\escape": Msg("masking.json.invalid_escape", "Invalid \\escape"),
 }
 
 MAX_CHARS = 50_000
@@ -462,15 +497,19 @@ MAX_CHARS = 50_000
 def messages_from_json(text: str) -> list[dict]:
     """Parse a chat pasted as JSON: a list of messages, or an object with a 'messages' list."""
     if not text or not text.strip():
-        raise ValueError("Paste a chat as JSON, e.g. [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello!\"}].")
+        raise LabError("masking.json_empty", 'Paste a chat as JSON, e.g. [{{"role": "user", "content": "Hi"}}, '
+                       '{{"role": "assistant", "content": "Hello!"}}].')
     if len(text) > 4 * MAX_CHARS:
-        raise ValueError(f"The pasted JSON has {len(text):,} characters; the limit is {4 * MAX_CHARS:,}.")
+        raise LabError("masking.json_too_long", "The pasted JSON has {n:,} characters; the limit is {limit:,}.",
+                       n=len(text), limit=4 * MAX_CHARS)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"The pasted chat is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
+        raise LabError("masking.json_invalid", "The pasted chat is not valid JSON ({problem} at line {line}, column {column}).",
+                       problem=JSON_PROBLEMS.get(e.msg, e.msg), line=e.lineno, column=e.colno) from None
     except RecursionError:
-        raise ValueError("The pasted JSON is nested too deeply: a chat is a flat list of messages.") from None
+        raise LabError("masking.json_too_deep",
+                       "The pasted JSON is nested too deeply: a chat is a flat list of messages.") from None
     if isinstance(data, dict) and "messages" in data:
         data = data["messages"]
     return check_messages(data)
@@ -479,18 +518,19 @@ def messages_from_json(text: str) -> list[dict]:
 def prompt_response_messages(prompt: str, response: str, system: str = "") -> list[dict]:
     """A single-turn chat from a typed prompt and response (and an optional system prompt)."""
     if not (prompt or "").strip():
-        raise ValueError("The prompt is empty: type the user's question or instruction.")
+        raise LabError("masking.prompt_empty", "The prompt is empty: type the user's question or instruction.")
     msgs = [{"role": "system", "content": system}] if (system or "").strip() else []
     return msgs + [{"role": "user", "content": prompt}, {"role": "assistant", "content": response or ""}]
 
 
-def clip_chars(messages: list[dict], max_chars: int = MAX_CHARS) -> tuple[list[dict], list[str]]:
+def clip_chars(messages: list[dict], max_chars: int = MAX_CHARS) -> tuple[list[dict], list[Msg]]:
     """Cut each message to ``max_chars`` characters, with a notice for each cut."""
     out, notices = [], []
     for k, m in enumerate(messages):
         c = m["content"]
         if len(c) > max_chars:
-            notices.append(f"Message {k + 1} ({m['role']}) had {len(c):,} characters; it was cut to the first {max_chars:,}.")
+            notices.append(Msg("masking.notice.cut", "Message {k} ({role}) had {n:,} characters; it was cut to the first "
+                               "{limit:,}.", k=k + 1, role=m["role"], n=len(c), limit=max_chars))
             c = c[:max_chars]
         out.append({**m, "content": c})
     return out, notices
@@ -499,6 +539,6 @@ def clip_chars(messages: list[dict], max_chars: int = MAX_CHARS) -> tuple[list[d
 __all__ = [
     "IGNORE_INDEX", "MODES", "Span", "LabeledExample", "build_labels", "TokenLosses", "token_losses",
     "token_texts", "token_bytes", "render_plain", "common_prefix_length",
-    "check_messages", "messages_from_json", "prompt_response_messages", "clip_chars", "EXAMPLES", "MAX_CHARS",
+    "check_messages", "messages_from_json", "prompt_response_messages", "clip_chars", "EXAMPLES", "EXAMPLE_TITLES", "MAX_CHARS",
     "MAX_MESSAGES",
 ]

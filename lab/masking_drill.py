@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lab import checks
+from lab.errors import LabError, Msg
 from lab.masking import IGNORE_INDEX, LabeledExample
 
-#: Response templates people pass to string-searching collators, with where they come from.
+#: Response templates people pass to string-searching collators, with where they come from (a phrase:
+#: ``str()`` is the English, the app's catalog says it in another language).
 DRILL_TEMPLATES = {
-    "<|im_start|>assistant\n": "this model's own ChatML header",
-    "### Answer:": "TRL's old docs example (\"### Question: ... ### Answer: ...\")",
-    "### Response:": "Alpaca-style tutorials",
-    "<|assistant|>\n": "Zephyr / Phi-3 chat format",
-    "[/INST]": "Llama 2 / Mistral chat format",
+    "<|im_start|>assistant\n": Msg("masking_drill.source.chatml", "this model's own ChatML header"),
+    "### Answer:": Msg("masking_drill.source.trl_docs", "TRL's old docs example (\"### Question: ... ### Answer: ...\")"),
+    "### Response:": Msg("masking_drill.source.alpaca", "Alpaca-style tutorials"),
+    "<|assistant|>\n": Msg("masking_drill.source.zephyr", "Zephyr / Phi-3 chat format"),
+    "[/INST]": Msg("masking_drill.source.llama2", "Llama 2 / Mistral chat format"),
 }
+MAX_TEMPLATE_CHARS = 1_000
+"""A response template is a few tokens; this bounds what a pasted one costs to tokenize and search."""
 
 
 @dataclass
@@ -51,8 +56,10 @@ def string_search_labels(tokenizer, example: LabeledExample, response_template: 
     BPE merges across the boundary (``"\\n" + "  code" -> "\\n " + " code"``; ``" ###"`` vs ``"###"``),
     and a template written for another model's format is simply absent.
     """
+    checks.text("The response template", response_template, MAX_TEMPLATE_CHARS, required=False)
     if not response_template:
-        raise ValueError("Give a response template to search for (for example '<|im_start|>assistant\\n').")
+        raise LabError("masking_drill.no_template",
+                       "Give a response template to search for (for example '<|im_start|>assistant\\n').")
     tids = tokenizer.encode(response_template, add_special_tokens=False)
     ids = example.input_ids
     m = len(tids)

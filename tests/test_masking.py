@@ -13,9 +13,9 @@ import torch
 from lab import data, masking, masking_drill
 from lab.masking import IGNORE_INDEX
 
-MULTI = masking.EXAMPLES["Multi-turn chat + system prompt"]
-VIET = masking.EXAMPLES["Vietnamese chat"]
-CODE = masking.EXAMPLES["Reply starting with indented code"]  # "\n" + "    return" merge: not a prefix
+MULTI = masking.EXAMPLES["multi_turn"]
+VIET = masking.EXAMPLES["vietnamese"]
+CODE = masking.EXAMPLES["indented_code"]  # "\n" + "    return" merge: not a prefix
 
 
 def bundled_rows(n: int = 6) -> list[list[dict]]:
@@ -67,7 +67,7 @@ def test_plain_fallback_identical_to_trl(tokenizer, tiny, tmp_path):
     for chat, trl_row in zip(chats, prepared):
         ex = masking.build_labels(plain, chat, "completion")
         assert ex.format.startswith("plain")
-        assert any("no chat template" in n for n in ex.notices)
+        assert any("no chat template" in str(n) for n in ex.notices)
         assert ex.input_ids == trl_row["input_ids"] and ex.labels == trl_row["labels"]
         assert ex.labels[-1] == plain.eos_token_id  # the model learns to stop
 
@@ -265,14 +265,14 @@ def test_bad_mode(tokenizer):
 def test_fifty_thousand_characters_truncated_with_notice(tokenizer):
     long = "Arr, " * 10_000  # 50,000 characters
     msgs, notes = masking.clip_chars(masking.prompt_response_messages("Tell me a tale.", long + "the end"))
-    assert len(msgs[-1]["content"]) == masking.MAX_CHARS and "cut" in notes[0]
+    assert len(msgs[-1]["content"]) == masking.MAX_CHARS and "cut" in str(notes[0])
     ex = masking.build_labels(tokenizer, msgs, max_length=512)
     assert ex.n_tokens == 512 and ex.truncated and ex.total_tokens > 512
-    assert any("only the first 512" in n for n in ex.notices)
+    assert any("only the first 512" in str(n) for n in ex.notices)
     assert ex.n_trained > 0
     # a prompt that fills the window leaves nothing to train: said plainly
     ex2 = masking.build_labels(tokenizer, masking.prompt_response_messages(long, "Short."), max_length=512)
-    assert ex2.n_trained == 0 and any("trains nothing" in n for n in ex2.notices)
+    assert ex2.n_trained == 0 and any("trains nothing" in str(n) for n in ex2.notices)
 
 
 def test_json_chat_errors():
@@ -365,3 +365,33 @@ def test_too_many_messages_refused_with_the_limit(tokenizer):
     chat = [{"role": "user" if k % 2 == 0 else "assistant", "content": "x"} for k in range(masking.MAX_MESSAGES + 2)]
     with pytest.raises(ValueError, match=f"at most {masking.MAX_MESSAGES:,} messages; this one has 2,002"):
         masking.build_labels(tokenizer, chat)
+
+
+# --- coded sentences (the app translates them; headless they read as before) ------------------------
+
+
+def test_sentences_carry_a_code_and_keep_their_english():
+    from lab.errors import LabError
+
+    with pytest.raises(LabError) as e:
+        masking.messages_from_json("  ")
+    assert e.value.code == "masking.json_empty"
+    assert str(e.value) == ('Paste a chat as JSON, e.g. [{"role": "user", "content": "Hi"}, '
+                            '{"role": "assistant", "content": "Hello!"}].')
+    with pytest.raises(LabError) as e:
+        masking.messages_from_json("[1,")
+    assert str(e.value) == "The pasted chat is not valid JSON (Expecting value at line 1, column 4)."
+    assert e.value.params["problem"].code == "masking.json.expecting_value"
+    with pytest.raises(LabError) as e:
+        masking.check_messages([{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}])
+    assert str(e.value) == "The role of message 2 must be one of system, user, assistant, not 'bot'."
+    assert e.value.params["name"].code == "masking.field.role_of_message"
+    with pytest.raises(LabError) as e:
+        masking_drill.string_search_labels(None, None, "")
+    assert e.value.code == "masking_drill.no_template"
+    with pytest.raises(LabError, match=r"^The response template must be text, not float\.$"):
+        masking_drill.string_search_labels(None, None, float("nan"))  # an API call may send anything
+    assert str(masking.MODE_HELP["none"]) == "every token is trained, as in pre-training (the prompt too)"
+    assert set(masking.EXAMPLE_TITLES) == set(masking.EXAMPLES)
+    assert str(masking.EXAMPLE_TITLES["vietnamese"]) == "Vietnamese chat"
+    assert str(masking_drill.DRILL_TEMPLATES["### Response:"]) == "Alpaca-style tutorials"
