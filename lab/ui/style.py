@@ -87,7 +87,7 @@ def as_user_error(e: Exception, fn=None, lang: str = i18n.DEFAULT) -> gr.Error:
         name = getattr(fn, "__name__", "handler")
         log.error("unexpected error in %s", name, exc_info=e)
         message = i18n.t("common.unexpected", lang, kind=type(e).__name__)
-    err = gr.Error(escape(message))
+    err = gr.Error(escape(message), title=i18n.t("common.error", lang))
     err._lab_escaped = True
     return err
 

@@ -147,7 +147,8 @@ class Texts:
     ``texts(gr.Radio, label="nf4.source", choices=Keyed([("nf4.source.weight", "weight")]), value="weight")``:
     ``label`` / ``info`` / ``placeholder`` are catalog keys; ``value`` is one too when ``text_value=True``
     (a Markdown, a Button); any of them may be ``(key, params)`` or a callable ``lang -> value``
-    (a table, a figure). Everything else goes to the component as it is.
+    (a table, a figure); ``choices`` may be :class:`Keyed` or a callable ``lang -> [(label, value)]``.
+    Everything else goes to the component as it is.
     """
 
     def __init__(self, lang: str = DEFAULT):
@@ -156,7 +157,7 @@ class Texts:
 
     def __call__(self, cls: Callable, *, text_value: bool = False, **kwargs):
         specs = {a: kwargs[a] for a in TEXT_ATTRS if kwargs.get(a) is not None}
-        if isinstance(kwargs.get("choices"), Keyed):
+        if isinstance(kwargs.get("choices"), Keyed) or callable(kwargs.get("choices")):
             specs["choices"] = kwargs["choices"]
         if text_value or callable(kwargs.get("value")):
             specs["value"] = kwargs["value"]
