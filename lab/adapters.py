@@ -113,9 +113,9 @@ def build_adapted_model(adapter_dir: str | Path, quantization: str | None = None
 
     path = Path(adapter_dir)
     if not is_complete(path):
-        raise AdapterMissingError(Msg("adapters.incomplete",
-                                      "The adapter folder {folder} is incomplete or gone: it needs {config} and {weights}.",
-                                      folder=repr(path.name), config=ADAPTER_FILES[0], weights=ADAPTER_FILES[1]))
+        raise AdapterMissingError(Msg(
+            "adapters.incomplete", "The adapter folder {folder} is incomplete or gone: it needs {config} and {weights}.",
+            folder=repr(path.name), config=ADAPTER_FILES[0], weights=ADAPTER_FILES[1]))
     if base is None:  # before BUILD_LOCK: the shared loader takes its own lock, then BUILD_LOCK
         base = _base_for(quantization)
     with models.BUILD_LOCK:

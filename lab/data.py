@@ -131,7 +131,8 @@ def _text(value, source: str, index: int, field: str) -> str:
 
 def _check_messages(msgs, source: str, index: int, field: str) -> list[dict]:
     if not isinstance(msgs, list) or not msgs:
-        raise DatasetFormatError(Msg("data.no_messages", "{where}: field '{field}' must be a non-empty list of messages.",
+        raise DatasetFormatError(Msg("data.no_messages",
+                                     "{where}: field '{field}' must be a non-empty list of messages.",
                                      where=_where(source, index), field=field))
     out = []
     for k, m in enumerate(msgs):
@@ -141,7 +142,8 @@ def _check_messages(msgs, source: str, index: int, field: str) -> list[dict]:
                                          where=_where(source, index), field=f"{field}[{k}]"))
         role = m.get("role")
         if role not in ROLES:
-            raise DatasetFormatError(Msg("data.bad_role", "{where}: field '{field}' is {value}; expected one of {roles}.",
+            raise DatasetFormatError(Msg("data.bad_role",
+                                         "{where}: field '{field}' is {value}; expected one of {roles}.",
                                          where=_where(source, index), field=f"{field}[{k}].role", value=repr(role),
                                          roles=", ".join(ROLES)))
         out.append({"role": role, "content": _text(m.get("content"), source, index, f"{field}[{k}].content")})
@@ -203,7 +205,8 @@ def convert(ds: datasets.Dataset, source: str = "dataset") -> datasets.Dataset:
     fmt = detect_format(ds.column_names)
     rows = [to_messages(row, fmt, source, i) for i, row in enumerate(ds)]
     if not any(m["role"] == "assistant" for msgs in rows for m in msgs):
-        raise DatasetFormatError(Msg("data.no_assistant", "{source} has no assistant messages: there is nothing to train on.",
+        raise DatasetFormatError(Msg("data.no_assistant",
+                                     "{source} has no assistant messages: there is nothing to train on.",
                                      source=source))
     return datasets.Dataset.from_dict({"messages": rows})
 
@@ -230,9 +233,9 @@ def nested_deeper_than(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
 
 
 def _too_deep(where: str | Msg) -> DatasetFormatError:
-    return DatasetFormatError(Msg("data.too_deep",
-                                  "{where}: the JSON is nested more than {limit} levels deep; a chat row needs about 5.",
-                                  where=where, limit=MAX_JSON_DEPTH))
+    return DatasetFormatError(Msg(
+        "data.too_deep", "{where}: the JSON is nested more than {limit} levels deep; a chat row needs about 5.",
+        where=where, limit=MAX_JSON_DEPTH))
 
 
 def _no_true_false(pairs) -> dict:
@@ -287,7 +290,8 @@ def _json_rows(path: Path, text: str) -> list[dict]:
         raise DatasetFormatError(Msg("data.bad_json", "{file}: not valid JSON ({reason} at line {line}).",
                                      file=path.name, reason=e.msg, line=e.lineno)) from None
     if not isinstance(obj, list) or not all(isinstance(o, dict) for o in obj):
-        raise DatasetFormatError(Msg("data.json_not_list", "{file}: a .json file must hold a list of objects, one per row.",
+        raise DatasetFormatError(Msg("data.json_not_list",
+                                     "{file}: a .json file must hold a list of objects, one per row.",
                                      file=path.name))
     return obj
 
@@ -320,7 +324,8 @@ def read_table(path: str | os.PathLike, max_bytes: int | None = None) -> dataset
         raise DatasetFormatError(Msg("data.no_file", "{file}: no such file.", file=path.name))
     builder = FILE_TYPES.get(path.suffix.lower())
     if builder is None:
-        raise DatasetFormatError(Msg("data.bad_type", "{file}: unsupported file type; use .jsonl, .json, .csv or .parquet.",
+        raise DatasetFormatError(Msg("data.bad_type",
+                                     "{file}: unsupported file type; use .jsonl, .json, .csv or .parquet.",
                                      file=path.name))
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
@@ -359,13 +364,14 @@ def load_sft_dataset(name_or_path: str | os.PathLike, split: str = "train", max_
     from lab.models import offline
 
     if offline():
-        raise DatasetFormatError(Msg("data.offline",
-                                     "{name} is not a bundled dataset ({bundled}) nor a local file, and the Hub is offline.",
-                                     name=repr(name), bundled=", ".join(BUNDLED)))
+        raise DatasetFormatError(Msg(
+            "data.offline", "{name} is not a bundled dataset ({bundled}) nor a local file, and the Hub is offline.",
+            name=repr(name), bundled=", ".join(BUNDLED)))
     try:
         ds = datasets.load_dataset(name, split=split)
     except Exception as e:
-        raise DatasetFormatError(Msg("data.hub_failed", "Could not load the Hub dataset {name} (split {split}): {error}",
+        raise DatasetFormatError(Msg("data.hub_failed",
+                                     "Could not load the Hub dataset {name} (split {split}): {error}",
                                      name=repr(name), split=repr(split), error=str(e))) from None
     return convert(ds, name)
 

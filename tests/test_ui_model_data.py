@@ -331,7 +331,7 @@ def test_the_tab_is_built_from_the_catalog_and_rerenders_on_a_switch():
         view = model_data.build_model_data_tab(i18n.Page(lang, gr.on([], lambda: None)))
     assert {k for k in view.texts.keys()} <= set(i18n.STRINGS)
     labels = {u.get("label") for u in view.texts.updates("vi")}
-    assert {"Mô hình", "Mẫu hội thoại (chat template)", "Bộ dữ liệu", "Tập", "Dòng"} <= labels
+    assert {"Mô hình", "Mẫu hội thoại", "Bộ dữ liệu", "Tập (split)", "Dòng"} <= labels
     [(fn, inputs, outputs)] = view.rerender
     assert fn is model_data.rerender and len(outputs) == 7
     model = view.parts["model"]

@@ -25,8 +25,6 @@ MODEL_CHOICES = [("md.model.bundled", BUNDLED), ("md.model.adapter", ADAPTER), (
 TEMPLATE_ON, TEMPLATE_OFF = "on", "off"
 TEMPLATE_CHOICES = [("md.template.on", TEMPLATE_ON), ("md.template.off", TEMPLATE_OFF)]
 DECODING_CHOICES = [("md.decoding.greedy", chat.GREEDY), ("md.decoding.sampled", chat.SAMPLED)]
-SPLIT_CHOICES = [("md.split.train", "train"), ("md.split.eval", "eval")]
-assert [v for _, v in SPLIT_CHOICES] == list(data.SPLITS)
 COUNT_COLUMNS = ["md.col.rows", "md.col.messages", "md.col.replies", "md.col.tokens", "md.col.per_row"]
 
 
@@ -430,7 +428,8 @@ def build_model_data_tab(page: Page) -> TabView:
     tx.md("md.heading.datasets")
     with gr.Row():
         name = tx(gr.Dropdown, choices=data.list_datasets(), value="pirate", label="md.dataset", scale=1)
-        split = tx(gr.Radio, choices=Keyed(SPLIT_CHOICES), value="train", label="md.split", scale=1)
+        # dataset and split names are identifiers (the explanation says what train / eval are)
+        split = tx(gr.Radio, choices=list(data.SPLITS), value="train", label="md.split", scale=1)
         row = tx(gr.Slider, minimum=1, maximum=300, value=1, step=1, label="md.row", scale=3)
         upload = tx(gr.File, label="md.upload", file_types=[".jsonl", ".json", ".csv", ".parquet"], type="filepath",
                     scale=3, height=130)
