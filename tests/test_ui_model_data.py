@@ -336,7 +336,7 @@ def test_the_tab_is_built_from_the_catalog_and_rerenders_on_a_switch():
     assert fn is model_data.rerender and len(outputs) == 7
     model = view.parts["model"]
     assert [v for _, v in model.choices] == [model_data.BUNDLED, model_data.ADAPTER, model_data.SIDE_BY_SIDE]
-    assert isinstance(view.parts["chatbot"], model_data.ChatHistory)
+    assert view.parts["chatbot"].data_model is view.parts["adapter_chatbot"].data_model is model_data._History
 
 
 def test_a_malformed_history_through_the_api_is_refused_in_a_sentence(app_url):

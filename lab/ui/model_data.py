@@ -65,17 +65,22 @@ class _History(ChatbotDataMessages):
             return _Unread(obj)
 
 
-class ChatHistory(gr.Chatbot):
-    """A ``gr.Chatbot`` whose malformed value (through the API) is refused by the handler, in a lab sentence
-    in the user's language; plain ``{"role", "content": str}`` messages are taken as they are."""
+def chat_history(**kwargs) -> gr.Chatbot:
+    """A ``gr.Chatbot`` whose malformed value (through the API) reaches the handler, which refuses it with a lab
+    sentence in the user's language; plain ``{"role", "content": str}`` messages are taken as they are.
 
-    is_template = True  # drawn by the Chatbot's own frontend
-    data_model = _History
+    Its data model and ``preprocess`` are set on the instance, not in a subclass: Gradio writes a ``.pyi`` stub
+    beside the module of every Component subclass, at import.
+    """
+    chatbot = gr.Chatbot(**kwargs)
+    chatbot.data_model = _History
+    preprocess = chatbot.preprocess
 
-    def preprocess(self, payload):
-        if isinstance(payload, _Unread):
-            return payload.value
-        return super().preprocess(payload)
+    def take_unread(payload):
+        return payload.value if isinstance(payload, _Unread) else preprocess(payload)
+
+    chatbot.preprocess = take_unread
+    return chatbot
 
 
 def _text_of(content):
@@ -395,11 +400,11 @@ def build_model_data_tab(page: Page) -> TabView:
             with gr.Row():
                 with gr.Column(min_width=240):
                     left_heading = gr.Markdown(left_text, elem_id="chat-left-heading")
-                    chatbot = tx(ChatHistory, label="md.conversation", show_label=False, height=340,
+                    chatbot = tx(chat_history, label="md.conversation", show_label=False, height=340,
                                  elem_id="chatbot")
                 with gr.Column(min_width=240, visible=False, elem_id="chat-right") as right_column:
                     right_heading = gr.Markdown(right_text, elem_id="chat-right-heading")
-                    adapter_chatbot = tx(ChatHistory, label="md.conversation_adapter", show_label=False,
+                    adapter_chatbot = tx(chat_history, label="md.conversation_adapter", show_label=False,
                                          height=340, elem_id="chatbot-adapter")
             with gr.Row():
                 box = tx(gr.Textbox, placeholder="md.input.placeholder", show_label=False, scale=5,
