@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from lab import models
+from lab.errors import LabRuntimeError, Msg
 
 #: What peft writes for an adapter; the weights are read from safetensors only (never a pickle).
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -35,6 +36,16 @@ MAX_CACHED = 2
 
 _cache: OrderedDict[tuple, torch.nn.Module] = OrderedDict()
 _cache_lock = threading.Lock()
+
+
+class AdapterMissingError(LabRuntimeError, FileNotFoundError):
+    """An adapter folder without peft's files (a run folder pruned, or never written).
+
+    Raised with the :class:`~lab.errors.Msg` it says: ``AdapterMissingError(Msg(code, english, **params))``.
+    """
+
+    def __init__(self, message: Msg):
+        super().__init__(message.code, message.english, **message.params)
 
 
 def is_complete(adapter_dir: str | Path) -> bool:
@@ -62,7 +73,7 @@ def shared_weights_copy(model: torch.nn.Module) -> torch.nn.Module:
 def _base_for(quantization: str | None):
     """The shared model an adapter trained with ``quantization`` goes on (the same storage it trained against)."""
     if quantization not in models.QUANTIZATIONS:
-        raise ValueError(f"quantization must be one of None, 'nf4', 'fp4', not {quantization!r}.")
+        raise models.bad_quantization(quantization)
     return models.shared_model(quantization=quantization)
 
 
@@ -102,8 +113,9 @@ def build_adapted_model(adapter_dir: str | Path, quantization: str | None = None
 
     path = Path(adapter_dir)
     if not is_complete(path):
-        raise FileNotFoundError(f"The adapter folder {path.name!r} is incomplete or gone: it needs "
-                                f"{' and '.join(ADAPTER_FILES)}.")
+        raise AdapterMissingError(Msg(
+            "adapters.incomplete", "The adapter folder {folder} is incomplete or gone: it needs {config} and {weights}.",
+            folder=repr(path.name), config=ADAPTER_FILES[0], weights=ADAPTER_FILES[1]))
     if base is None:  # before BUILD_LOCK: the shared loader takes its own lock, then BUILD_LOCK
         base = _base_for(quantization)
     with models.BUILD_LOCK:

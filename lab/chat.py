@@ -8,19 +8,22 @@ from dataclasses import dataclass
 import torch
 
 from lab import checks
+from lab.errors import LabError, LabRuntimeError, Msg
 
 MAX_NEW_TOKENS = 1024
 MAX_PROMPT_CHARS = 20_000
 MAX_MESSAGES = 200
 TEMPERATURE_RANGE = (0.05, 2.0)
 TOP_P_RANGE = (0.05, 1.0)
-# The decoding modes, as values (the chat's radio shows the same words).
-GREEDY, SAMPLED = "Greedy", "Sampled"
+# The decoding modes, as values (the chat's radio shows them in the user's language).
+GREEDY, SAMPLED = "greedy", "sampled"
 MODES = (GREEDY, SAMPLED)
 # A system message may open the conversation; after it, turns are the user's or the assistant's.
 ROLES = ("user", "assistant")
 # The name of the thread that runs model.generate() behind stream_chat (one per streamed reply).
 GENERATION_THREAD = "lab.chat generation"
+#: What an empty message gets (the chat warns with it; :func:`check_messages` refuses with it).
+EMPTY_MESSAGE = Msg("chat.empty_message", "Type a message first.")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,8 @@ class Decoding:
         set_(self, "temperature", checks.number("Temperature", self.temperature, *TEMPERATURE_RANGE))
         set_(self, "top_p", checks.number("Top-p", self.top_p, *TOP_P_RANGE))
         if not isinstance(self.do_sample, bool):
-            raise ValueError(f"do_sample must be True or False, not {self.do_sample!r:.40}.")
+            raise LabError("chat.do_sample", "do_sample must be True or False, not {value}.",
+                           value=f"{self.do_sample!r:.40}")
 
     @classmethod
     def of(cls, mode: str, temperature: float, top_p: float, max_new_tokens: int) -> Decoding:
@@ -75,29 +79,32 @@ def check_messages(messages: list[dict]) -> None:
     'assistant') and a text ``content``; MAX_PROMPT_CHARS characters in all; the last turn is the user's.
     """
     if not isinstance(messages, (list, tuple)):
-        raise ValueError(f"The conversation must be a list of messages, not {type(messages).__name__}.")
+        raise LabError("chat.not_a_list", "The conversation must be a list of messages, not {kind}.",
+                       kind=type(messages).__name__)
     if len(messages) > MAX_MESSAGES:
-        raise ValueError(f"The conversation has {len(messages):,} messages; the limit is {MAX_MESSAGES:,}.")
+        raise LabError("chat.too_many", "The conversation has {n:,} messages; the limit is {limit:,}.",
+                       n=len(messages), limit=MAX_MESSAGES)
     total = 0
     for number, m in enumerate(messages, 1):
         if not isinstance(m, dict):
-            raise ValueError(f"Message {number} must be a dict with a role and a content, not {type(m).__name__}.")
+            raise LabError("chat.not_a_dict", "Message {number} must be a dict with a role and a content, not {kind}.",
+                           number=number, kind=type(m).__name__)
         role = m.get("role")
         if not (role in ROLES or (role == "system" and number == 1)):
-            raise ValueError(
-                f"Message {number} has the role {_quoted(role)}; a role is 'user' or 'assistant' "
-                "('system' only for the first message)."
-            )
+            raise LabError("chat.bad_role", "Message {number} has the role {role}; a role is 'user' or 'assistant' "
+                           "('system' only for the first message).", number=number, role=_quoted(role))
         content = m.get("content")
         if not isinstance(content, str):
-            raise ValueError(f"Message {number} ({role}) must have text as its content, not {type(content).__name__}.")
+            raise LabError("chat.not_text", "Message {number} ({role}) must have text as its content, not {kind}.",
+                           number=number, role=role, kind=type(content).__name__)
         total += len(content)
     if total > MAX_PROMPT_CHARS:
-        raise ValueError(f"The conversation is {total:,} characters long; the limit is {MAX_PROMPT_CHARS:,}.")
+        raise LabError("chat.too_long", "The conversation is {n:,} characters long; the limit is {limit:,}.",
+                       n=total, limit=MAX_PROMPT_CHARS)
     if not messages or messages[-1]["role"] != "user":
-        raise ValueError("The conversation must end with a user message.")
+        raise LabError("chat.last_not_user", "The conversation must end with a user message.")
     if not messages[-1]["content"].strip():
-        raise ValueError("Type a message first.")
+        raise LabError(EMPTY_MESSAGE.code, EMPTY_MESSAGE.english)
 
 
 def _inputs(tokenizer, messages, device):
@@ -222,7 +229,7 @@ def _stream(model, tokenizer, inputs: dict, generate_kwargs: dict, stop: threadi
         stop.set()
         thread.join(timeout=30)  # one more decoding step at most
     if errors:
-        raise RuntimeError(f"Generation failed: {errors[0]}") from errors[0]
+        raise LabRuntimeError("chat.generation_failed", "Generation failed: {error}", error=errors[0]) from errors[0]
 
 
 def answer(model, tokenizer, messages: list[dict], decoding: Decoding = Decoding()) -> str:

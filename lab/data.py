@@ -29,6 +29,8 @@ from pathlib import Path
 
 import datasets
 
+from lab.errors import LabError, Msg
+
 DATA_DIR = Path(__file__).resolve().parent / "datasets"
 SPLITS = ("train", "eval")
 MAX_UPLOAD_BYTES = 5 * 2**20  # uploads in the app: 5 MB (MiB, as Gradio's own refusal counts them)
@@ -54,27 +56,36 @@ datasets.disable_progress_bars()
 @dataclass(frozen=True)
 class BundledDataset:
     name: str
-    title: str
-    description: str
+    #: Shown to users: phrases with codes (``str()`` gives the English), translated by the app.
+    title: Msg
+    description: Msg
 
 
 BUNDLED = {
     "pirate": BundledDataset(
         "pirate",
-        "Pirate assistant",
-        "Helpful, correct answers to everyday questions (science, cooking, travel, coding, maths, "
-        "advice) — every answer in unmistakable pirate speak.",
+        Msg("data.pirate.title", "Pirate assistant"),
+        Msg("data.pirate.description",
+            "Helpful, correct answers to everyday questions (science, cooking, travel, coding, maths, "
+            "advice) — every answer in unmistakable pirate speak."),
     ),
     "json": BundledDataset(
         "json",
-        "JSON answers",
-        'Every answer is only a JSON object {"answer": ..., "confidence": ...}: a strict output format.',
+        Msg("data.json.title", "JSON answers"),
+        Msg("data.json.description",  # braces doubled: a template, rendered with single ones
+            'Every answer is only a JSON object {{"answer": ..., "confidence": ...}}: a strict output format.'),
     ),
 }
 
 
-class DatasetFormatError(ValueError):
-    """A dataset file or row that the lab cannot read; the message names file, row and field."""
+class DatasetFormatError(LabError):
+    """A dataset file or row that the lab cannot read; the message names file, row and field.
+
+    Raised with the :class:`~lab.errors.Msg` it says: ``DatasetFormatError(Msg(code, english, **params))``.
+    """
+
+    def __init__(self, message: Msg):
+        super().__init__(message.code, message.english, **message.params)
 
 
 def list_datasets() -> list[str]:
@@ -93,14 +104,14 @@ def detect_format(columns) -> str:
         return "prompt-completion"
     if {"instruction", "output"} <= cols:
         return "alpaca"
-    raise DatasetFormatError(
-        f"columns {sorted(cols)} match no SFT format; expected one of: 'messages'; "
-        "'conversations' (ShareGPT); 'prompt' + 'completion'; 'instruction' + 'output' (Alpaca)."
-    )
+    raise DatasetFormatError(Msg(
+        "data.no_format", "columns {columns} match no SFT format; expected one of: 'messages'; "
+        "'conversations' (ShareGPT); 'prompt' + 'completion'; 'instruction' + 'output' (Alpaca).",
+        columns=str(sorted(cols))))
 
 
-def _where(source: str, index: int) -> str:
-    return f"{source}, row {index + 1}"
+def _where(source: str, index: int) -> Msg:
+    return Msg("data.where_row", "{source}, row {row}", source=source, row=index + 1)
 
 
 def _text(value, source: str, index: int, field: str) -> str:
@@ -111,23 +122,30 @@ def _text(value, source: str, index: int, field: str) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     if not isinstance(value, str):
-        got = "missing" if value is None else f"a {type(value).__name__}"
-        raise DatasetFormatError(f"{_where(source, index)}: field '{field}' must be text, got {got}.")
+        got = Msg("data.got_missing", "missing") if value is None else Msg("data.got_a", "a {kind}",
+                                                                            kind=type(value).__name__)
+        raise DatasetFormatError(Msg("data.not_text", "{where}: field '{field}' must be text, got {got}.",
+                                     where=_where(source, index), field=field, got=got))
     return value
 
 
 def _check_messages(msgs, source: str, index: int, field: str) -> list[dict]:
     if not isinstance(msgs, list) or not msgs:
-        raise DatasetFormatError(f"{_where(source, index)}: field '{field}' must be a non-empty list of messages.")
+        raise DatasetFormatError(Msg("data.no_messages",
+                                     "{where}: field '{field}' must be a non-empty list of messages.",
+                                     where=_where(source, index), field=field))
     out = []
     for k, m in enumerate(msgs):
         if not isinstance(m, dict):
-            raise DatasetFormatError(f"{_where(source, index)}: field '{field}[{k}]' must be an object with role and content.")
+            raise DatasetFormatError(Msg("data.message_not_object",
+                                         "{where}: field '{field}' must be an object with role and content.",
+                                         where=_where(source, index), field=f"{field}[{k}]"))
         role = m.get("role")
         if role not in ROLES:
-            raise DatasetFormatError(
-                f"{_where(source, index)}: field '{field}[{k}].role' is {role!r}; expected one of {', '.join(ROLES)}."
-            )
+            raise DatasetFormatError(Msg("data.bad_role",
+                                         "{where}: field '{field}' is {value}; expected one of {roles}.",
+                                         where=_where(source, index), field=f"{field}[{k}].role", value=repr(role),
+                                         roles=", ".join(ROLES)))
         out.append({"role": role, "content": _text(m.get("content"), source, index, f"{field}[{k}].content")})
     return out
 
@@ -159,32 +177,37 @@ def to_messages(row: dict, fmt: str, source: str = "dataset", index: int = 0) ->
     if fmt == "sharegpt":
         conv = row.get("conversations")
         if not isinstance(conv, list) or not conv:
-            raise DatasetFormatError(f"{_where(source, index)}: field 'conversations' must be a non-empty list.")
+            raise DatasetFormatError(Msg("data.no_conversations",
+                                         "{where}: field 'conversations' must be a non-empty list.",
+                                         where=_where(source, index)))
         out = []
         for k, turn in enumerate(conv):
             if not isinstance(turn, dict):
-                raise DatasetFormatError(f"{_where(source, index)}: field 'conversations[{k}]' must be an object.")
+                raise DatasetFormatError(Msg("data.turn_not_object", "{where}: field '{field}' must be an object.",
+                                             where=_where(source, index), field=f"conversations[{k}]"))
             speaker = turn.get("from", turn.get("role"))
             role = SHAREGPT_ROLES.get(str(speaker).lower()) if speaker is not None else None
             if role is None:
-                raise DatasetFormatError(
-                    f"{_where(source, index)}: field 'conversations[{k}].from' is {speaker!r}; "
-                    f"expected one of {', '.join(SHAREGPT_ROLES)}."
-                )
+                raise DatasetFormatError(Msg("data.bad_speaker",
+                                             "{where}: field '{field}' is {value}; expected one of {speakers}.",
+                                             where=_where(source, index), field=f"conversations[{k}].from",
+                                             value=repr(speaker), speakers=", ".join(SHAREGPT_ROLES)))
             value = turn.get("value", turn.get("content"))
             out.append({"role": role, "content": _text(value, source, index, f"conversations[{k}].value")})
         return out
-    raise DatasetFormatError(f"unknown format {fmt!r}.")
+    raise DatasetFormatError(Msg("data.unknown_format", "unknown format {fmt}.", fmt=repr(fmt)))
 
 
 def convert(ds: datasets.Dataset, source: str = "dataset") -> datasets.Dataset:
     """Any supported format -> a Dataset with just the ``messages`` column."""
     if len(ds) == 0:
-        raise DatasetFormatError(f"{source} has no rows.")
+        raise DatasetFormatError(Msg("data.no_rows", "{source} has no rows.", source=source))
     fmt = detect_format(ds.column_names)
     rows = [to_messages(row, fmt, source, i) for i, row in enumerate(ds)]
     if not any(m["role"] == "assistant" for msgs in rows for m in msgs):
-        raise DatasetFormatError(f"{source} has no assistant messages: there is nothing to train on.")
+        raise DatasetFormatError(Msg("data.no_assistant",
+                                     "{source} has no assistant messages: there is nothing to train on.",
+                                     source=source))
     return datasets.Dataset.from_dict({"messages": rows})
 
 
@@ -209,10 +232,10 @@ def nested_deeper_than(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return _PAIR.search(brackets) is not None
 
 
-def _too_deep(where: str) -> DatasetFormatError:
-    return DatasetFormatError(
-        f"{where}: the JSON is nested more than {MAX_JSON_DEPTH} levels deep; a chat row needs about 5."
-    )
+def _too_deep(where: str | Msg) -> DatasetFormatError:
+    return DatasetFormatError(Msg(
+        "data.too_deep", "{where}: the JSON is nested more than {limit} levels deep; a chat row needs about 5.",
+        where=where, limit=MAX_JSON_DEPTH))
 
 
 def _no_true_false(pairs) -> dict:
@@ -229,12 +252,13 @@ def _read_text(path: Path) -> str:
     """The file as UTF-8 text; the most common upload errors name the file and the line."""
     raw = path.read_bytes()
     if not raw.strip():
-        raise DatasetFormatError(f"{path.name} is empty.")
+        raise DatasetFormatError(Msg("data.empty", "{file} is empty.", file=path.name))
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise DatasetFormatError(f"{path.name} is not UTF-8 text (first bad byte on line {line}).") from None
+        raise DatasetFormatError(Msg("data.not_utf8", "{file} is not UTF-8 text (first bad byte on line {line}).",
+                                     file=path.name, line=line)) from None
 
 
 def _json_rows(path: Path, text: str) -> list[dict]:
@@ -245,25 +269,30 @@ def _json_rows(path: Path, text: str) -> list[dict]:
             if not line.strip():
                 continue
             if nested_deeper_than(line):
-                raise _too_deep(f"{path.name}, row {i + 1}")
+                raise _too_deep(_where(path.name, i))
             try:
                 obj = _loads(line)
             except json.JSONDecodeError as e:
-                raise DatasetFormatError(f"{path.name}, row {i + 1}: not valid JSON ({e.msg}).") from None
+                raise DatasetFormatError(Msg("data.bad_json_line", "{where}: not valid JSON ({reason}).",
+                                             where=_where(path.name, i), reason=e.msg)) from None
             if not isinstance(obj, dict):
-                raise DatasetFormatError(f"{path.name}, row {i + 1}: each line must be a JSON object.")
+                raise DatasetFormatError(Msg("data.line_not_object", "{where}: each line must be a JSON object.",
+                                             where=_where(path.name, i)))
             rows.append(obj)
         if not rows:
-            raise DatasetFormatError(f"{path.name} is empty.")
+            raise DatasetFormatError(Msg("data.empty", "{file} is empty.", file=path.name))
         return rows
     if nested_deeper_than(text):
         raise _too_deep(path.name)
     try:
         obj = _loads(text)
     except json.JSONDecodeError as e:
-        raise DatasetFormatError(f"{path.name}: not valid JSON ({e.msg} at line {e.lineno}).") from None
+        raise DatasetFormatError(Msg("data.bad_json", "{file}: not valid JSON ({reason} at line {line}).",
+                                     file=path.name, reason=e.msg, line=e.lineno)) from None
     if not isinstance(obj, list) or not all(isinstance(o, dict) for o in obj):
-        raise DatasetFormatError(f"{path.name}: a .json file must hold a list of objects, one per row.")
+        raise DatasetFormatError(Msg("data.json_not_list",
+                                     "{file}: a .json file must hold a list of objects, one per row.",
+                                     file=path.name))
     return obj
 
 
@@ -292,13 +321,16 @@ def read_table(path: str | os.PathLike, max_bytes: int | None = None) -> dataset
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetFormatError(f"{path.name}: no such file.")
+        raise DatasetFormatError(Msg("data.no_file", "{file}: no such file.", file=path.name))
     builder = FILE_TYPES.get(path.suffix.lower())
     if builder is None:
-        raise DatasetFormatError(f"{path.name}: unsupported file type; use .jsonl, .json, .csv or .parquet.")
+        raise DatasetFormatError(Msg("data.bad_type",
+                                     "{file}: unsupported file type; use .jsonl, .json, .csv or .parquet.",
+                                     file=path.name))
     size = path.stat().st_size
     if max_bytes is not None and size > max_bytes:
-        raise DatasetFormatError(f"{path.name} is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB.")
+        raise DatasetFormatError(Msg("data.too_big", "{file} is {mb:.1f} MB; the limit is {limit:.0f} MB.",
+                                     file=path.name, mb=size / 2**20, limit=max_bytes / 2**20))
     text = _read_text(path) if builder != "parquet" else ""
     try:
         if builder == "json":
@@ -310,7 +342,8 @@ def read_table(path: str | os.PathLike, max_bytes: int | None = None) -> dataset
         raise
     except Exception as e:  # pandas, pyarrow and datasets raise parse errors of many types
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DatasetFormatError(f"{path.name} could not be read as {builder}: {reason}") from None
+        raise DatasetFormatError(Msg("data.unreadable", "{file} could not be read as {kind}: {reason}",
+                                     file=path.name, kind=builder, reason=reason)) from None
 
 
 def load_file(path: str | os.PathLike, max_bytes: int | None = None) -> datasets.Dataset:
@@ -323,21 +356,23 @@ def load_sft_dataset(name_or_path: str | os.PathLike, split: str = "train", max_
     name = str(name_or_path)
     if name in BUNDLED:
         if split not in SPLITS:
-            raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}.")
+            raise LabError("data.bad_split", "split must be one of {splits}, not {value}.",
+                           splits=", ".join(SPLITS), value=repr(split))
         return load_file(DATA_DIR / name / f"{split}.jsonl")
     if Path(name).suffix.lower() in FILE_TYPES or Path(name).exists():
         return load_file(name, max_bytes=max_bytes)
     from lab.models import offline
 
     if offline():
-        raise DatasetFormatError(
-            f"{name!r} is not a bundled dataset ({', '.join(BUNDLED)}) nor a local file, "
-            "and the Hub is offline."
-        )
+        raise DatasetFormatError(Msg(
+            "data.offline", "{name} is not a bundled dataset ({bundled}) nor a local file, and the Hub is offline.",
+            name=repr(name), bundled=", ".join(BUNDLED)))
     try:
         ds = datasets.load_dataset(name, split=split)
     except Exception as e:
-        raise DatasetFormatError(f"Could not load the Hub dataset {name!r} (split {split!r}): {e}") from None
+        raise DatasetFormatError(Msg("data.hub_failed",
+                                     "Could not load the Hub dataset {name} (split {split}): {error}",
+                                     name=repr(name), split=repr(split), error=str(e))) from None
     return convert(ds, name)
 
 

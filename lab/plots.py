@@ -34,14 +34,23 @@ def _text(defaults: dict, text: dict | None) -> dict:
 # --- Model & data -----------------------------------------------------------------------------
 
 
-def token_length_histogram(lengths, title: str = "Token lengths") -> Figure:
-    """Histogram of the number of tokens per chat-formatted example."""
+LENGTHS_TEXT = {
+    "title": "Token lengths",
+    "xlabel": "tokens per example (chat template applied)",
+    "ylabel": "examples (count)",
+}
+
+
+def token_length_histogram(lengths, title: str | None = None, text: dict | None = None) -> Figure:
+    """Histogram of the number of tokens per chat-formatted example.
+    ``text``: the visible strings (keys of :data:`LENGTHS_TEXT`)."""
+    tx = _text(LENGTHS_TEXT, text)
     fig = new_figure()
     ax = fig.add_subplot()
     ax.hist(lengths, bins=min(30, max(5, len(set(lengths)))), color=PALETTE["primary"], alpha=0.85)
-    ax.set_title(title)
-    ax.set_xlabel("tokens per example (chat template applied)")
-    ax.set_ylabel("examples (count)")
+    ax.set_title(title or tx["title"])
+    ax.set_xlabel(tx["xlabel"])
+    ax.set_ylabel(tx["ylabel"])
     ax.grid(alpha=0.3)
     return fig
 

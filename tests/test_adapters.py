@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lab import adapters, chat, memory, models
+from lab.errors import LabError, LabRuntimeError
 from lab.ui import session
 
 
@@ -136,8 +137,9 @@ def test_a_missing_adapter_folder_is_refused_with_a_sentence(tmp_path, fresh_cac
     (tmp_path / "adapter_config.json").write_text("{}")
     assert not adapters.is_complete(tmp_path) and not adapters.is_complete(tmp_path / "gone")
     with pytest.raises(FileNotFoundError, match=r"^The adapter folder 'gone' is incomplete or gone: it needs "
-                                                 r"adapter_config\.json and adapter_model\.safetensors\.$"):
+                                                 r"adapter_config\.json and adapter_model\.safetensors\.$") as e:
         adapters.adapted_model(tmp_path / "gone")
+    assert isinstance(e.value, LabRuntimeError) and e.value.code == "adapters.incomplete"  # translated by the app
     assert adapters.cached() == []
 
 
@@ -207,3 +209,9 @@ def test_a_4bit_run_is_applied_to_the_4bit_base_as_training_computes_it(tokenize
     for n, p in nf4.named_parameters():
         if n in packed:
             assert p.data_ptr() == packed[n][0] and torch.equal(p.data, packed[n][1]), n
+
+
+def test_an_unknown_quantization_is_refused_before_any_model_loads(fresh_cache):
+    with pytest.raises(LabError, match=r"^quantization must be one of None, 'nf4', 'fp4', not 'int8'\.$") as e:
+        adapters.adapted_model("/nowhere", "int8")
+    assert e.value.code == "models.bad_quantization" and adapters.cached() == []

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from lab import chat
+from lab.errors import LabError, LabRuntimeError
 
 LONG_PROMPT = [{"role": "user", "content": "Write a very long, detailed story about a dragon who learns to cook."}]
 
@@ -34,14 +35,16 @@ def test_decoding_converts_what_the_api_sends():
     assert type(d.max_new_tokens) is int and type(d.top_p) is float
 
 
-@pytest.mark.parametrize("mode", ["greedy", "Beam", "", None, 1, "Sampled "])
+@pytest.mark.parametrize("mode", ["Greedy", "Beam", "", None, 1, "sampled "])
 def test_decoding_mode_is_refused_by_value(mode):
-    with pytest.raises(ValueError, match=r"^Decoding mode must be one of Greedy, Sampled, not "):
+    """The modes are values ("greedy", "sampled"), never the labels the chat shows in some language."""
+    with pytest.raises(LabError, match=r"^Decoding mode must be one of greedy, sampled, not ") as e:
         chat.Decoding.of(mode, 0.7, 0.9, 32)
+    assert e.value.code == "checks.one_of" and e.value.params["name"].code == "field.decoding_mode"
 
 
 def test_decoding_of_mode_sets_sampling(tokenizer):
-    greedy, sampled = chat.Decoding.of("Greedy", 0.7, 0.9, 32), chat.Decoding.of("Sampled", 1.2, 0.5, 32)
+    greedy, sampled = chat.Decoding.of(chat.GREEDY, 0.7, 0.9, 32), chat.Decoding.of(chat.SAMPLED, 1.2, 0.5, 32)
     assert greedy.do_sample is False and greedy.generate_kwargs(tokenizer)["temperature"] is None
     kw = sampled.generate_kwargs(tokenizer)
     assert kw["do_sample"] is True and kw["temperature"] == 1.2 and kw["top_p"] == 0.5
@@ -73,8 +76,9 @@ def test_decoding_of_mode_sets_sampling(tokenizer):
     ],
 )
 def test_check_messages_refuses_with_a_sentence(messages, sentence):
-    with pytest.raises(ValueError, match=sentence):
+    with pytest.raises(LabError, match=sentence) as e:  # a ValueError with a code, for the app to translate
         chat.check_messages(messages)
+    assert e.value.code.startswith("chat.")
 
 
 def test_check_messages_accepts_a_system_prompt_and_turns():
@@ -218,3 +222,13 @@ def test_raw_question_is_continued_not_answered_in_the_assistant_turn(real_model
     assert raw.startswith("<|im_end|>")  # its most likely next token after the question
     assert not raw.startswith("The capital")
     assert "<|im_start|>assistant" in raw  # then it writes the assistant's header itself
+
+
+def test_a_failed_generation_is_said_in_a_coded_sentence(tiny, tokenizer, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tiny, "generate", broken)
+    with pytest.raises(LabRuntimeError, match=r"^Generation failed: boom$") as e:
+        list(chat.stream_chat(tiny, tokenizer, [{"role": "user", "content": "hi"}], chat.Decoding(max_new_tokens=2)))
+    assert e.value.code == "chat.generation_failed" and isinstance(e.value, RuntimeError)

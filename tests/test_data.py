@@ -8,6 +8,7 @@ import json
 import pytest
 
 from lab import data
+from lab.errors import LabError
 
 
 def _write(tmp_path, name, text, mode="w"):
@@ -125,8 +126,25 @@ def test_prompt_completion_conversational_parquet(tmp_path):
 )
 def test_bad_files_name_file_row_and_field(tmp_path, name, content, message):
     p = _write(tmp_path, name, content)
-    with pytest.raises(data.DatasetFormatError, match=message):
+    with pytest.raises(data.DatasetFormatError, match=message) as e:
         data.load_sft_dataset(str(p))
+    assert isinstance(e.value, LabError) and e.value.code.startswith("data.")  # the app translates it by its code
+
+
+def test_a_format_error_keeps_its_english_and_names_its_parts():
+    with pytest.raises(data.DatasetFormatError) as e:
+        data.to_messages({"instruction": "i", "output": None}, "alpaca", "f.csv", 4)
+    assert str(e.value) == "f.csv, row 5: field 'output' must be text, got missing."
+    assert e.value.code == "data.not_text" and isinstance(e.value, ValueError)
+    where, got = e.value.params["where"], e.value.params["got"]
+    assert (where.code, where.params, got.code) == ("data.where_row", {"source": "f.csv", "row": 5}, "data.got_missing")
+
+
+def test_bundled_titles_are_phrases_with_codes():
+    pirate = data.BUNDLED["pirate"]
+    assert str(pirate.title) == "Pirate assistant" and pirate.title.code == "data.pirate.title"
+    assert str(data.BUNDLED["json"].description) == (
+        'Every answer is only a JSON object {"answer": ..., "confidence": ...}: a strict output format.')
 
 
 def test_numbers_in_csv_cells_are_text(tmp_path):
@@ -197,7 +215,7 @@ def test_unknown_name_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(data.DatasetFormatError, match="not a bundled dataset"):
         data.load_sft_dataset("someone/some-dataset")
-    with pytest.raises(ValueError, match="split must be one of"):
+    with pytest.raises(LabError, match=r"^split must be one of train, eval, not 'test'\.$"):
         data.load_sft_dataset("pirate", split="test")
 
 

