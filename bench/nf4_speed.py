@@ -57,14 +57,14 @@ def main() -> None:
     def render(fig: Figure) -> None:
         fig.savefig(io.BytesIO(), format="png")  # what gr.Plot does with a matplotlib figure
 
-    inputs = ("Synthetic", 0, "q_proj", "normal", args.n, 0)
+    inputs = ("synthetic", 0, "q_proj", "normal", args.n, 0)
 
     def answer():
-        out = ui.explore(*inputs, "64", "NF4", False, 3)
+        out = ui.explore(*inputs, "64", "nf4", False, 3)
         render(out[1])
 
     def answer_dq():
-        out = ui.explore(*inputs, "64", "NF4", True, 3)
+        out = ui.explore(*inputs, "64", "nf4", True, 3)
         render(out[1])
 
     def compare():

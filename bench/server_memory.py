@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER = "import app; app.demo.queue(default_concurrency_limit=4).launch(**app.launch_kwargs())"
 # name, api_name, positional inputs (None: the endpoint's defaults)
 TABS = [
-    ("chat", "/chat", ["What is the capital of France?", [], "Greedy", 0.7, 0.9, 24]),
+    ("chat", "/chat", ["What is the capital of France?", [], "greedy", 0.7, 0.9, 24]),
     ("dataset row", "/dataset_row", None),
     ("masking", "/masking", None),
     ("LoRA count", "/lora_count", None),

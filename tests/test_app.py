@@ -63,7 +63,7 @@ def client(app_url):
 
 
 def test_chat_endpoint_streams_an_answer(client):
-    job = client.submit("What is the capital of France?", [], "Greedy", 0.7, 0.9, 24, api_name="/chat")
+    job = client.submit("What is the capital of France?", [], "greedy", 0.7, 0.9, 24, api_name="/chat")
     replies = [out[1][-1]["content"] for out in job]
     replies = [r if isinstance(r, str) else r[0]["text"] for r in replies]
     assert len(replies) >= 3, "the reply should arrive in several streamed pieces"
@@ -73,7 +73,7 @@ def test_chat_endpoint_streams_an_answer(client):
 
 def test_chat_endpoint_leaves_an_empty_message_unchanged(client):
     """An empty message is a warning, not an error: the conversation and the box stay as they were."""
-    outputs = client.predict("   ", [], "Greedy", 0.7, 0.9, 24, api_name="/chat")
+    outputs = client.predict("   ", [], "greedy", 0.7, 0.9, 24, api_name="/chat")
     assert all(out == {"__type__": "update"} for out in outputs), outputs  # gr.skip(): nothing changes
 
 

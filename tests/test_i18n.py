@@ -30,18 +30,19 @@ def _literals(paths) -> set[str]:
 
 def _coded(paths) -> dict[str, str]:
     """code -> English template of every ``LabError(code, english, ...)`` / ``Msg(code, english, ...)``
-    (and the subclasses named ``Lab...Error``) written in ``paths``."""
+    (and of every other call whose first two arguments are a dotted code and a sentence: the error
+    subclasses of ``lab``) written in ``paths``."""
     found: dict[str, str] = {}
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not isinstance(node, ast.Call) or len(node.args) < 2:
                 continue
             name = getattr(node.func, "id", None) or getattr(node.func, "attr", None) or ""
-            if name in ("Msg", "LabError", "LabRuntimeError") or (name.startswith("Lab") and name.endswith("Error")):
-                code, english = node.args[0], node.args[1]
-                if isinstance(code, ast.Constant) and isinstance(english, ast.Constant):
-                    assert found.get(code.value, english.value) == english.value, f"{code.value}: two English texts"
-                    found[code.value] = english.value
+            code, english = node.args[0], node.args[1]
+            if (name in ("Msg", "LabError", "LabRuntimeError") or name.endswith("Error")) and isinstance(code, ast.Constant) \
+                    and isinstance(code.value, str) and KEY.match(code.value) and isinstance(english, ast.Constant):
+                assert found.get(code.value, english.value) == english.value, f"{code.value}: two English texts"
+                found[code.value] = english.value
     return found
 
 
