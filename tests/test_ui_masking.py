@@ -239,6 +239,8 @@ def test_rerender_gives_the_same_answer_in_the_other_language_without_the_model(
 
 def test_the_default_example_follows_the_language_until_the_user_picks_one():
     assert ui.DEFAULT_EXAMPLES == {"en": "pirate_row", "vi": "vietnamese"}
+    view = _show(choice="pirate_row")[-1][-1]
+    assert ui.rerender("vi", view, False, "pirate_row")[0] == gr.skip()  # answered: a switch keeps it
     assert ui.rerender("vi", None, False, "pirate_row")[0] == gr.update(value="vietnamese")
     assert ui.rerender("en", None, False, "vietnamese")[0] == gr.update(value="pirate_row")
     assert ui.rerender("vi", None, True, "pirate_row")[0] == gr.skip()  # the user's pick is kept
@@ -284,10 +286,10 @@ def test_masking_tab_in_vietnamese_shows_the_vietnamese_example_and_follows_a_sw
     page.locator("#mk-strip").scroll_into_view_if_needed()
     screenshot(page, "masking_vi")
 
-    # the user has not picked an example: English brings the English default back
+    # a switch keeps the example on screen, said in English
     page.locator("#lab-lang").get_by_text("English").click()
-    _numbers_say(page, _stamp("pirate_row"), "tokens in total")
-    assert page.locator("#mk-example input").input_value() == "Pirate assistant — dataset row"
+    _numbers_say(page, _stamp("vietnamese"), "tokens in total", timeout=10_000)
+    assert page.locator("#mk-example input").input_value() == "Vietnamese chat"
 
     # a picked example stays through a switch; its answer is re-rendered in the other language
     _pick(page, "mk-example", "Multi-turn chat + system prompt")

@@ -404,12 +404,13 @@ def arrive(choice, row, prompt, response, system, chat_json, mode, model_choice,
 
 def rerender(lang, view, chosen, choice):
     """On a language switch: the answer on screen in ``lang`` from the kept view (no model runs), and the
-    drill's template names; if the user has not picked an example, the language's default example instead
-    (its change event answers it)."""
+    drill's template names. An example already answered stays (a switch keeps what is shown); before
+    the first answer, an example the user has not picked becomes the language's default (its change
+    event answers it)."""
     lang = i18n.check_lang(lang)
     templates = gr.update(choices=template_choices(lang))
     default = default_example(lang)
-    if not chosen and choice != default and choice in DEFAULT_EXAMPLES.values():
+    if view is None and not chosen and choice != default and choice in DEFAULT_EXAMPLES.values():
         return gr.update(value=default), *(gr.skip(),) * 5, templates
     if view is None:  # nothing answered yet: the arrival's answer is on its way, in this language
         return gr.skip(), *(gr.skip(),) * 5, templates

@@ -1,0 +1,127 @@
+"""The whole lab in Vietnamese, in a real Chromium: every tab's main action, no English left, then a
+switch to English in the page keeps every result.
+
+"English left" = an English word from :data:`ENGLISH` in the page's visible text, once the text that
+is allowed to be English is taken out: the model's own answers and the dataset rows it shows
+(:data:`NOT_THE_LABS`), and :data:`ALLOWED` (Gradio's own frontend strings — Gradio has no Vietnamese
+locale —, model and library names, code identifiers). Units, special tokens and identifiers never
+match :data:`ENGLISH` (it holds sentence words only).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from conftest import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+#: Words that only an English sentence has (a Vietnamese page, model names and code never do).
+ENGLISH = frozenset("""
+the and of to is are was were with for this that these those from your you press click choose pick which
+when what how each every not only here there its be been by on at as an or it into than then after
+before training trained train model models answer answers step steps run runs stop show shows shown
+loading waiting yet none nothing other same more less most some
+""".split())
+#: Elements whose text is not the lab's: the model's answers, the text fed to it, dataset rows as stored,
+#: the tokens of an example, Gradio's footer.
+NOT_THE_LABS = ["#chatbot", "#chatbot-adapter", "#chat-fed", "footer", "#mk-strip", "#mk-table", "#md-raw",
+                "#md-formatted", "#train-answers", "#train-forgetting", ".cm-editor", "#lora-paste", "#mk-json"]
+#: English that may stay: Gradio's own frontend strings, names.
+ALLOWED = ["Drop File Here", "- or -", "Click to Upload", "Use via API", "Built with Gradio", "Settings",
+           "Tuning Lab", "SmolLM2-135M-Instruct", "Stanford CME 295", "Copy", "Clear", "Stop"]
+
+
+def english_words(page) -> list[str]:
+    text = page.evaluate(
+        """(selectors) => {
+            let text = document.body.innerText;
+            for (const sel of selectors) for (const el of document.querySelectorAll(sel)) {
+                const t = el.innerText; if (t) text = text.split(t).join(' ');
+            }
+            return text;
+        }""", NOT_THE_LABS)
+    for phrase in ALLOWED:
+        text = text.replace(phrase, " ")
+    words = re.findall(r"[A-Za-z]+(?:'[a-z]+)?", text)
+    return sorted({w for w in words if w.lower() in ENGLISH})
+
+
+def open_tab(page, tab_id: str):
+    page.locator(f"button[id$='{tab_id}-button']").first.click()
+
+
+def test_the_whole_lab_in_vietnamese_then_english(browser, app_url):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    page.goto(app_url + "?lang=vi")
+    page.get_by_role("tab", name="Mô hình & dữ liệu").wait_for()
+    found = {}
+
+    # Model & data: one chat message
+    page.locator("#chat-input textarea").fill("What is the capital of France?")
+    page.locator("#chat-send").click()
+    page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('Paris')")
+    page.wait_for_function("() => document.querySelector('#dataset-counts').innerText.includes('dòng')")
+    screenshot(page, "vi_model_data")
+    found["model_data"] = english_words(page)
+
+    # SFT masking: the Vietnamese example on arrival, its numbers
+    open_tab(page, "masking")
+    page.wait_for_function("() => /\\d/.test(document.querySelector('#mk-numbers').innerText)")
+    masking_numbers = page.locator("#mk-numbers").inner_text()
+    screenshot(page, "vi_masking")
+    found["masking"] = english_words(page)
+
+    # LoRA calculator: the count of the default model
+    open_tab(page, "lora")
+    page.wait_for_function("() => /\\d{1,3}(,\\d{3})+/.test(document.querySelector('#lora-summary').innerText)")
+    lora_summary = page.locator("#lora-summary").inner_text()
+    screenshot(page, "vi_lora")
+    found["lora"] = english_words(page)
+
+    # NF4 explorer: the default weight quantized
+    open_tab(page, "nf4")
+    page.wait_for_function("() => document.querySelector('#nf4-summary').innerText.includes('331,776')")
+    page.wait_for_function("() => document.querySelector('#nf4-sweep-table').innerText.includes('INT4')")
+    nf4_summary = page.locator("#nf4-summary").inner_text()
+    screenshot(page, "vi_nf4")
+    found["nf4"] = english_words(page)
+
+    # QLoRA training: a 2-step run
+    open_tab(page, "training")
+    steps = page.locator("#train-steps input[type='number']")
+    steps.fill("2")
+    steps.press("Enter")
+    page.locator("#train-start").click()
+    page.wait_for_function("() => document.querySelector('#train-summary').innerText.includes('2')",
+                           timeout=600_000)
+    page.wait_for_function("() => document.querySelector('#train-answers').innerText.length > 200", timeout=600_000)
+    train_summary = page.locator("#train-summary").inner_text()
+    screenshot(page, "vi_training")
+    found["training"] = english_words(page)
+
+    assert not any(found.values()), f"English words in the Vietnamese page, by tab: {found}"
+
+    # Switch to English in the page: the same results, now in English, in well under a second of server work
+    t0 = time.perf_counter()
+    page.locator("#lab-lang").get_by_text("English").click()
+    page.get_by_role("tab", name="QLoRA training").wait_for()
+    page.wait_for_function("(old) => document.querySelector('#train-summary').innerText !== old", arg=train_summary)
+    switch_s = time.perf_counter() - t0
+    numbers = lambda s: re.findall(r"\d[\d,.]*", s)  # noqa: E731
+    assert numbers(page.locator("#train-summary").inner_text()) == numbers(train_summary)
+    open_tab(page, "nf4")
+    assert numbers(page.locator("#nf4-summary").inner_text()) == numbers(nf4_summary)
+    assert "values" in page.locator("#nf4-summary").inner_text()
+    open_tab(page, "lora")
+    assert numbers(page.locator("#lora-summary").inner_text()) == numbers(lora_summary)
+    open_tab(page, "masking")
+    assert numbers(page.locator("#mk-numbers").inner_text()) == numbers(masking_numbers)
+    open_tab(page, "model-data")
+    assert "Paris" in page.locator("#chatbot").inner_text()  # the conversation is kept
+    print(f"language switch with results on screen: {switch_s:.2f} s")
+    context.close()
