@@ -304,6 +304,11 @@ def test_bad_uploads_show_a_message_and_the_tab_stays_usable(page, tmp_path):
     page.locator("#train-upload input[type=file]").set_input_files(str(good))
     box.get_by_text("27 to train on").wait_for(timeout=60_000)
     screenshot(page, "training_upload")
+    # in Vietnamese: the check is said again from what it found (the file is not read again), the choice kept
+    page.locator("#lab-lang").get_by_text("Tiếng Việt").click()
+    box.get_by_text("27 dòng để huấn luyện").wait_for(timeout=60_000)
+    assert page.locator("#train-dataset input").input_value() == "tệp đã tải lên"
+    page.locator("#train-status").get_by_text("Bấm Huấn luyện để bắt đầu.").wait_for()
 
 
 LOOP = "Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey!"
