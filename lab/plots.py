@@ -364,14 +364,24 @@ RUN_STYLES = (
 )
 
 
-def training_curves_figure(runs, steps: int, title: str = "Training loss, live") -> Figure:
+CURVES_TEXT = {
+    "title": "Training loss, live",
+    "xlabel": "optimizer step",
+    "ylabel": "loss (nats per trained token)",
+    "empty": "The loss of each step appears here once training starts.",
+}
+
+
+def training_curves_figure(runs, steps: int, title: str | None = None, text: dict | None = None) -> Figure:
     """Loss per optimizer step for each run: ``runs`` is a list of ``(label, [(step, loss), ...])``,
     oldest first. The x-axis spans steps 1 .. ``steps`` with whole-number ticks; each run has its own
-    colour and dash, and its full label in the legend (wrapped, under the axes)."""
+    colour and dash, and its full label in the legend (wrapped, under the axes).
+    ``text``: the visible strings (keys of :data:`CURVES_TEXT`)."""
     import textwrap
 
     from matplotlib.ticker import MaxNLocator
 
+    tx = _text(CURVES_TEXT, text)
     fig = new_figure(7.0, 3.9)
     ax = fig.add_subplot()
     newest_first = list(reversed(list(runs)))
@@ -383,15 +393,15 @@ def training_curves_figure(runs, steps: int, title: str = "Training loss, live")
                 zorder=3 + len(newest_first) - i, **style)
     ax.set_xlim(0.5, max(2, steps) + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=2))
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss (nats per trained token)")
-    ax.set_title(title)
+    ax.set_xlabel(tx["xlabel"])
+    ax.set_ylabel(tx["ylabel"])
+    ax.set_title(title or tx["title"])
     ax.grid(alpha=0.3)
     if any(curve for _, curve in newest_first):
         # a figure legend "outside": constrained layout makes room for it, however many lines it has
         fig.legend(loc="outside lower center", ncol=1, fontsize=8.5, frameon=False)
     else:
-        ax.text(0.5, 0.5, "The loss of each step appears here once training starts.", ha="center", va="center",
+        ax.text(0.5, 0.5, tx["empty"], ha="center", va="center",
                 transform=ax.transAxes, color=PALETTE["muted"])
         ax.set_yticks([])
     return fig

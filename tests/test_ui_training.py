@@ -1,14 +1,20 @@
-"""The QLoRA training tab: wiring, upload checks, and a real run in Chromium (Train, curve, Stop)."""
+"""The QLoRA training tab: wiring, settings, upload checks, the tables in both languages, a run (stand-ins for
+the model) that follows a language switch, and a real run in Chromium (Train, curve, Stop)."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+import gradio as gr
 import pytest
 from conftest import screenshot
 
+from lab.ui import session
 from lab.ui import training as ui
+from lab.ui import training_view as view
+from lab.ui.i18n import t
 
 
 def _bad_files(tmp_path):
@@ -31,27 +37,29 @@ def _bad_files(tmp_path):
 
 def test_check_upload_names_each_problem_and_falls_back_to_pirate(tmp_path):
     for path, words in _bad_files(tmp_path).items():
-        message, dataset = ui.check_upload(str(path))
+        message, dataset, check = ui.check_upload(str(path))
         assert message.startswith(f"⚠️ **{path.name} cannot be used:**") and words in message, message
-        assert dataset["value"] == "pirate"
+        assert dataset["value"] == "pirate" and check["name"] == path.name
     good = tmp_path / "good.jsonl"
     good.write_text("".join(json.dumps({"instruction": f"Say {i}", "output": f"{i}!"}) + "\n" for i in range(40)))
-    message, dataset = ui.check_upload(str(good))
-    assert "40 rows — 36 to train on, 4 held out" in message and dataset["value"] == ui.UPLOAD
+    message, dataset, check = ui.check_upload(str(good))
+    assert "40 rows — 36 to train on, 4 held out" in message and dataset["value"] == ui.UPLOAD == "upload"
+    assert check == {"name": "good.jsonl", "train": 36, "held_out": 4}
 
 
 def test_a_small_upload_says_it_has_too_few_rows_for_an_eval_split(tmp_path):
     small = tmp_path / "three.jsonl"
     small.write_text("".join(json.dumps({"prompt": f"Say {i}", "completion": f"{i}!"}) + "\n" for i in range(3)))
-    message, dataset = ui.check_upload(str(small))
+    message, dataset, _ = ui.check_upload(str(small))
     assert "3 rows, all to train on" in message and "Too few rows for an eval split" in message
     assert "at least 10 rows" in message and dataset["value"] == ui.UPLOAD
 
 
 def test_sizes_name_the_files_on_disk_and_the_zip_in_the_download_box_units():
     sz = ui.training.Sizes(adapter=19_555_248, base_disk=538_090_408, base_memory=115_343_360)
-    text = ui.sizes_text(sz, ui.training.TrainConfig(), files_bytes=19_556_100, zip_bytes=18_140_000)
+    text = view.sizes_text(sz, "nf4", files_bytes=19_556_100, zip_bytes=18_140_000, lang="en")
     assert "Adapter files: 18.7 MB on disk" in text and "zip download: 17.3 MB" in text  # 2^20-byte MB, as Gradio shows
+    assert "513 MB on disk (fp32 safetensors)" in text and "(NF4)" in text and "3.6 % of the base's size" in text
 
 
 def test_train_event_runs_one_at_a_time_and_stop_is_never_queued_behind_it():
@@ -67,15 +75,25 @@ def test_train_event_runs_one_at_a_time_and_stop_is_never_queued_behind_it():
     assert tabs[-1] == "QLoRA training"
 
 
+DEFAULTS = dict(quant="nf4", dataset_choice="pirate", upload=None, r=16, alpha=32, dropout=0.0,
+                targets=["q_proj", "v_proj"], lr=1e-3, steps=30, batch=4, max_len=256, mask_mode="completion", seed=0)
+
+
+def test_the_settings_are_one_value_whose_fields_are_the_apis_parameters():
+    import app
+
+    api = app.demo.get_api_info()["named_endpoints"]
+    for name in ("/train", "/export_script"):
+        assert [p["parameter_name"] for p in api[name]["parameters"]] == ui.SETTINGS + ["lang"]
+    assert list(DEFAULTS) == ui.SETTINGS
+    cfg = ui.Settings(**dict(DEFAULTS, quant="none")).config()
+    assert cfg.quantization is None and cfg.target_modules == ("q_proj", "v_proj") and cfg.batch_size == 4
+    assert ui.Settings().config() == ui.training.TrainConfig()  # the widgets start at the lab's defaults
+
+
 def test_bad_settings_are_a_sentence_before_anything_loads():
-    import gradio as gr
-
     with pytest.raises(gr.Error, match="Learning rate must be a number from 1e-06 to 0.1, not -1"):
-        next(ui.train_run({}, next(iter(ui.QUANT)), "pirate", None, 16, 32, 0, ["q_proj"], -1, 30, 8, 256, "completion", 0))
-
-
-DEFAULTS = dict(quant=next(iter(ui.QUANT)), dataset_choice="pirate", upload=None, r=16, alpha=32, dropout=0.0,
-                targets=["q_proj", "v_proj"], lr=1e-3, steps=30, batch=8, max_len=256, mask_mode="completion", seed=0)
+        next(ui.train_run({}, **dict(DEFAULTS, lr=-1)))
 
 
 @pytest.mark.parametrize("field, value, words", [
@@ -91,7 +109,8 @@ DEFAULTS = dict(quant=next(iter(ui.QUANT)), dataset_choice="pirate", upload=None
     ("alpha", float("nan"), "LoRA alpha must be a number from 1 to 256, not nan"),
     ("dropout", "0.9", "LoRA dropout must be a number from 0 to 0.5, not '0.9'"),
     ("lr", float("-inf"), "Learning rate must be a number from 1e-06 to 0.1, not -inf"),
-    ("quant", "<b>nf4</b>", "Base model storage must be one of"),
+    ("quant", "<b>nf4</b>", "Base model storage must be one of nf4, none, not"),
+    ("quant", "NF4 + double quantization (QLoRA)", "Base model storage must be one of nf4, none"),  # labels are not values
     ("mask_mode", "prompt", "Loss masking must be one of completion, assistant, none, not 'prompt'"),
     ("targets", ["lm_head"], "Each target module must be one of q_proj"),
     ("targets", "q_proj", "Target modules must be a list"),
@@ -100,23 +119,19 @@ DEFAULTS = dict(quant=next(iter(ui.QUANT)), dataset_choice="pirate", upload=None
 ])
 def test_every_setting_out_of_range_through_the_api_is_a_sentence_naming_it(field, value, words):
     """The API can send what no widget would; each value is refused by name and range, before anything loads."""
-    import gradio as gr
-
     settings = dict(DEFAULTS, **{field: value})
     if words is None:  # within every limit: 4 x 1,024 is as large a step as is allowed
-        assert ui.settings_config(*dict(settings, max_len=1024).values()).max_seq_len == 1024
+        assert ui.Settings(**dict(settings, max_len=1024)).config().max_seq_len == 1024
         return
     with pytest.raises(gr.Error) as err:
-        next(ui.train_run({}, *settings.values()))
+        next(ui.train_run({}, **settings))
     assert words in err.value.message, err.value.message
     assert "<b>" not in err.value.message  # user text is escaped inside the toast
 
 
 def test_tokens_per_step_are_capped_with_a_sentence():
-    import gradio as gr
-
     with pytest.raises(gr.Error, match=r"32 x 1,024 = 32,768 tokens per step; the limit is 4,096"):
-        next(ui.train_run({}, *dict(DEFAULTS, batch=32, max_len=1024).values()))
+        next(ui.train_run({}, **dict(DEFAULTS, batch=32, max_len=1024)))
 
 
 def test_stop_with_nothing_running_says_so_and_leaves_no_flag_for_the_next_run(tmp_path, monkeypatch):
@@ -124,27 +139,26 @@ def test_stop_with_nothing_running_says_so_and_leaves_no_flag_for_the_next_run(t
     class Req:
         session_hash = "stop-after-finish"
 
-    assert ui.request_stop(Req()) == ui.NOTHING_RUNNING
+    nothing = t("train.status.nothing_running")
+    assert ui.request_stop(request=Req()) == nothing == "Nothing is training: press **Train** to start a run."
     stop = ui._begin(Req())  # a run through the API, without Train's arm()
     assert not stop.is_set()
-    assert ui.request_stop(Req()).startswith("**Stopping**") and stop.is_set()
+    assert ui.request_stop(request=Req()).startswith("**Stopping**") and stop.is_set()
     ui._end(Req())
-    assert ui.request_stop(Req()) == ui.NOTHING_RUNNING  # finished: nothing to stop
+    assert ui.request_stop(request=Req()) == nothing  # finished: nothing to stop
     assert not ui._begin(Req()).is_set()  # the next run starts with a fresh flag
     ui._end(Req())
     ui.arm(Req())  # Train pressed: the run is queued, Stop now applies to it
-    assert ui.request_stop(Req()).startswith("**Stopping**")
+    assert ui.request_stop("vi", Req()).startswith("**Đang dừng**")
     assert ui._begin(Req()).is_set()  # the queued run sees the stop and trains nothing
     ui._end(Req())
 
 
 def test_empty_targets_and_missing_upload_are_sentences():
-    import gradio as gr
-
     with pytest.raises(gr.Error, match="Choose at least one target module"):
-        next(ui.train_run({}, next(iter(ui.QUANT)), "pirate", None, 16, 32, 0, [], 1e-3, 30, 8, 256, "completion", 0))
+        next(ui.train_run({}, **dict(DEFAULTS, targets=[])))
     with pytest.raises(gr.Error, match="Upload a dataset file first"):
-        next(ui.train_run({}, next(iter(ui.QUANT)), ui.UPLOAD, None, 16, 32, 0, ["q_proj"], 1e-3, 30, 8, 256, "completion", 0))
+        next(ui.train_run({}, **dict(DEFAULTS, dataset_choice=ui.UPLOAD)))
 
 
 def test_old_runs_are_pruned(tmp_path, monkeypatch):
@@ -163,8 +177,8 @@ def test_old_runs_are_pruned(tmp_path, monkeypatch):
 def test_export_button_gives_the_script_and_a_zip_with_the_data():
     import zipfile
 
-    script, archive = ui.export_run(next(iter(ui.QUANT)), "json", None, 8, 16, 0.0, ["q_proj", "v_proj"], 5e-4,
-                                    50, 4, 128, "completion", 1)
+    script, archive = ui.export_run(**dict(DEFAULTS, dataset_choice="json", r=8, alpha=16, lr=5e-4, steps=50,
+                                           max_len=128, seed=1))
     assert "r=8" in script and "max_steps=50" in script
     with zipfile.ZipFile(archive) as z:
         assert sorted(z.namelist()) == ["train.jsonl", "train_qlora.py"]
@@ -178,12 +192,13 @@ def test_summary_and_answers_tables_compare_with_the_previous_run():
                     retained_before="6 / 6", retained_after="5 / 6", final_loss=1.234, steps_done=20, train_s=40.0,
                     tokens_per_s=410.0, adapter_mb=19.6)
     prev, cur = run("run 1", ["x1", "x2"], [True, False]), run("run 2", ["y1", "y2"], [True, True])
-    frame = ui.answers_frame(cur, prev)
+    frame = view.answers_frame(cur, prev, "en")
     assert list(frame.columns) == ["held-out prompt", "base model (before)", "after — run 2", "after — run 1"]
     assert frame.iloc[1].tolist() == ["p2", "b2 ✗", "y2 ✓", "x2 ✗"]
     other = {**prev, "prompts": ["q1", "q2"]}
-    assert ui.answers_frame(cur, other).iloc[0].tolist()[-1] == ""  # different prompts: nothing to line up
-    table = ui.summary_table([prev, cur])
+    assert view.answers_frame(cur, other, "en").iloc[0].tolist()[-1] == ""  # different prompts: nothing to line up
+    assert list(view.answers_frame(cur, other, "en").columns)[-1] == "after — run 1 (other prompts)"
+    table = view.summary_table([prev, cur], "en")
     assert "| base model (no adapter) | 0 % | 6 / 6 |" in table
     assert table.index("run 2") < table.index("run 1")  # newest first
 
@@ -289,36 +304,151 @@ def test_bad_uploads_show_a_message_and_the_tab_stays_usable(page, tmp_path):
     page.locator("#train-upload input[type=file]").set_input_files(str(good))
     box.get_by_text("27 to train on").wait_for(timeout=60_000)
     screenshot(page, "training_upload")
+    # in Vietnamese: the check is said again from what it found (the file is not read again), the choice kept
+    page.locator("#lab-lang").get_by_text("Tiếng Việt").click()
+    box.get_by_text("27 dòng để huấn luyện").wait_for(timeout=60_000)
+    assert page.locator("#train-dataset input").input_value() == "tệp đã tải lên"
+    page.locator("#train-status").get_by_text("Bấm Huấn luyện để bắt đầu.").wait_for()
 
 
-def test_tables_show_the_judges_reasons_probe_accuracy_and_general_loss():
+LOOP = "Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey!"
+
+
+def _evaluations():
+    """A base model's and an adapted model's evaluations of one prompt and two probes (lab.evaluation.score)."""
     from lab import evaluation
 
     probes = evaluation.PROBES[:2]
     prompt = "Why is the sky blue?"
-    loop = "Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey! Ahoy, matey!"
     before = evaluation.score("pirate", [prompt], [""], ["Sunlight scatters off the air."],
                               ["The capital of France is Paris.", "Berlin."], 2.25, probes)
-    after = evaluation.score("pirate", [prompt], [""], [loop], ["Paris, or Lyon.", "Berlin."], 2.75, probes)
-    cur = dict(label="run 1", prompts=after.prompts, before=before.answers, after=after.answers,
-               before_hits=before.hits, after_hits=after.hits, score_before=before.score, score_after=after.score,
-               behaviour=after.behaviour, questions=after.questions, q_before=before.question_answers,
-               q_after=after.question_answers, correct_before=before.correct, correct_after=after.correct,
-               retained_before="2 / 2", retained_after="1 / 2",
-               before_reasons=["; ".join(v.reasons) for v in before.verdicts],
-               after_reasons=["; ".join(v.reasons) for v in after.verdicts],
-               q_before_reasons=["; ".join(v.reasons) for v in before.probe_verdicts],
-               q_after_reasons=["; ".join(v.reasons) for v in after.probe_verdicts],
-               probe_accuracy_before=before.probe_accuracy, probe_accuracy_after=after.probe_accuracy,
-               general_loss_before=before.general_loss, general_loss_after=after.general_loss,
-               final_loss=1.5, steps_done=6, train_s=12.0, tokens_per_s=300.0, adapter_mb=4.5)
-    row = ui.answers_frame(cur, None).iloc[0].tolist()
+    after = evaluation.score("pirate", [prompt], [""], [LOOP], ["Paris, or Lyon.", "Berlin."], 2.75, probes)
+    return before, after
+
+
+def test_tables_show_the_judges_reasons_probe_accuracy_and_general_loss():
+    before, after = _evaluations()
+    last = ui.training.StepLog(step=6, steps=6, loss=1.5, lr=1e-4, grad_norm=1.0, tokens=100, trained_tokens=50,
+                               tokens_seen=600, tokens_per_s=300.0, step_s=2.0, elapsed_s=14.0, eta_s=0.0,
+                               memory_mb=2000.0)
+    cur = dict(label="run 1", **view.run_results(before, after, [last] * 6, "/tmp/x",
+                                                 ui.training.Sizes(int(4.5 * 2**20), None, 1)))
+    row = view.answers_frame(cur, None, "en").iloc[0].tolist()
     assert row[1] == "Sunlight scatters off the air. ✗ no pirate markers; does not address the prompt"
-    assert row[2] == loop + " ✗ pirate markers: ahoy, matey; repetition: 'ahoy matey' ×6; does not address the prompt"
-    frame = ui.forgetting_frame(cur)
+    assert row[2] == LOOP + " ✗ pirate markers: ahoy, matey; repetition: 'ahoy matey' ×6; does not address the prompt"
+    frame = view.forgetting_frame(cur, "en")
     assert frame.iloc[0].tolist() == ["What is the capital of France?", "The capital of France is Paris. ✓",
                                       "Paris, or Lyon. ✗ 'paris' but also lyon", "forgotten"]
     assert frame.iloc[1].tolist()[-1] == ""
-    table = ui.summary_table([cur])
+    table = view.summary_table([cur], "en")
     assert "probe accuracy 100 % → 50 % (2 / 2 → 1 / 2) · general-text loss 2.250 → 2.750 nats / token" in table
     assert "| base model (no adapter) | 0 % | 2 / 2 | 2.250 |" in table and "| run 1 | 0 % | 1 / 2 | 2.750 |" in table
+
+
+# --- Vietnamese, a language switch during a run, and the re-render from the state ------------------
+
+
+def test_errors_the_upload_check_and_stop_speak_vietnamese(tmp_path):
+    with pytest.raises(gr.Error) as err:
+        next(ui.train_run({}, lang="vi", **dict(DEFAULTS, steps=2.5)))
+    assert err.value.message == "Số bước phải là số nguyên từ 1 đến 300, không phải 2.5."
+    with pytest.raises(gr.Error, match="Hãy tải lên một tệp dữ liệu trước"):
+        next(ui.train_run({}, lang="vi", **dict(DEFAULTS, dataset_choice=ui.UPLOAD)))
+    with pytest.raises(gr.Error, match="Cách lưu mô hình gốc phải là một trong: nf4, none"):
+        ui.export_run(lang="vi", **dict(DEFAULTS, quant="nf5"))
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps({"prompt": f"Say {i}", "completion": f"{i}!"}) + "\n" for i in range(40)))
+    message, _, check = ui.check_upload(str(good), "vi")
+    assert message == "✓ **good.jsonl**: 40 dòng — 36 dòng để huấn luyện, 4 dòng giữ lại làm tập đánh giá."
+    assert view.upload_message(check, "en") == ui.check_upload(str(good))[0]  # the switch says it again
+
+    class Req:
+        session_hash = "vi-stop"
+
+    assert ui.request_stop("vi", Req()) == "Không có lượt nào đang huấn luyện: bấm **Huấn luyện** để bắt đầu."
+
+
+@pytest.fixture
+def stand_ins(monkeypatch, tmp_path):
+    """The model's work replaced: a run whose steps come at once, and a before / after evaluation that judges
+    fixed answers (lab.evaluation.score). The handler, its state and its text are the real ones."""
+    from lab import evaluation, training
+
+    class Run:
+        def __init__(self, cfg):
+            self.config, self.logs, self.stop_reason, self.adapter_dir = cfg, [], "", None
+            self.notes, self.eval_chats = ["Optimizer: AdamW (fp32 states)."], []  # lab.training's words
+
+        def steps(self, stop):
+            for step in range(1, self.config.steps + 1):
+                log = training.StepLog(step=step, steps=self.config.steps, loss=2.0 / step, lr=1e-3, grad_norm=1.0,
+                                       tokens=500, trained_tokens=100, tokens_seen=500 * step, tokens_per_s=1234.5,
+                                       step_s=2.0, elapsed_s=3.0 * step, eta_s=2.0 * (self.config.steps - step),
+                                       memory_mb=2345.0)
+                self.logs.append(log)
+                yield log
+            self.stop_reason = f"Finished {self.config.steps} steps."
+            self.adapter_dir = Path(self.config.out_dir)
+            (self.adapter_dir / "adapter_model.safetensors").write_bytes(b"\0" * 300_000)
+
+    monkeypatch.setattr(training, "TrainingRun", Run)
+    monkeypatch.setattr(training, "sizes", lambda run: training.Sizes(300_000, 538_090_408, 115_343_360))
+    monkeypatch.setattr(evaluation, "before_after", lambda run, n, on_progress=None: _evaluations())
+    monkeypatch.setattr(evaluation, "base_cached", lambda run, n: True)
+    monkeypatch.setattr(ui, "RUNS_DIR", tmp_path)
+
+
+def _numbers(text) -> list[str]:
+    return re.findall(r"\d[\d,.]*", str(text))
+
+
+def test_a_switch_during_a_run_changes_its_updates_and_the_rerender_says_the_same_numbers(stand_ins):
+    class Req:
+        session_hash = "switch-during-a-run"
+
+    out = {name: i for i, name in enumerate(ui.OUTPUTS)}
+    session.set_lang(Req.session_hash, "en")
+    updates = ui.train_run({"runs": [], "count": 0}, lang="en", request=Req(), **dict(DEFAULTS, steps=3))
+    assert next(updates)[out["status"]] == "**Loading** the model and the data…"
+    assert "| step | loss |" in next(updates)[out["status"]]
+    session.set_lang(Req.session_hash, "vi")  # the page switched: the run's next update is in Vietnamese
+    rest = list(updates)
+    assert "| bước | loss |" in rest[0][out["status"]]
+    final = rest[-1]
+    state = final[out["state"]]
+    assert final[out["status"]].startswith("**Finished 3 steps.**") and "| 3 / 3 | 0.667 |" in final[out["status"]]
+    assert "mô hình gốc (không adapter)" in final[out["summary"]]
+    assert list(final[out["answers"]].columns)[0] == "prompt được giữ lại"
+    assert state["count"] == 1 and [r["label"] for r in state["runs"]] == ["run 1: pirate, NF4, r=16"]
+    assert session.last_adapter(Req.session_hash)["label"] == "run 1: pirate, NF4, r=16"
+    session.forget(Req.session_hash)
+
+    check = {"name": "mine.jsonl", "train": 27, "held_out": 3}
+    en, vi = ui.rerender("en", state, check), ui.rerender("vi", state, check)
+    assert en[0]["choices"][-1] == ("uploaded file", "upload") and vi[0]["choices"][-1] == ("tệp đã tải lên", "upload")
+    assert vi[4].startswith("Optimizer: AdamW (fp32 states).  \nBộ dữ liệu này không có tập đánh giá")
+    for i in (1, 3, 4, 5, 8):  # upload check, status, notes, summary, adapter sizes: same numbers, other words
+        assert _numbers(en[i]) == _numbers(vi[i]) and en[i] != vi[i], (i, en[i], vi[i])
+    assert "| step | loss |" in en[3] and "| bước | loss |" in vi[3]
+    for i in (6, 7):  # the answers and the forgetting check: the model's answers, under translated headers
+        assert en[i].iloc[:, :3].values.tolist() == vi[i].iloc[:, :3].values.tolist()
+        assert list(en[i].columns) != list(vi[i].columns)
+    assert en[7].iloc[0].tolist()[-1] == "forgotten" and vi[7].iloc[0].tolist()[-1] == "đã quên"
+    legend = [t.get_text() for t in en[2].legends[0].get_texts()]
+    assert legend == [t.get_text() for t in vi[2].legends[0].get_texts()] == ["run 1: pirate, NF4, r=16"]
+    assert en[2].axes[0].get_xlabel() == "optimizer step" and vi[2].axes[0].get_xlabel() == "bước tối ưu (optimizer step)"
+
+
+def test_the_rerender_leaves_a_running_run_its_own_updates_and_fills_an_empty_tab():
+    class Req:
+        session_hash = "rerender-while-running"
+
+    empty = ui.rerender("vi", {"runs": [], "count": 0}, None, Req())
+    assert empty[3] == "Bấm **Huấn luyện** để bắt đầu." and empty[8] == "Hãy huấn luyện một lượt để có adapter của nó."
+    assert list(empty[6].columns)[0] == "prompt được giữ lại" and empty[5] == ""
+    ui.arm(Req())  # queued: the run's own updates follow the switch
+    try:
+        running = ui.rerender("vi", {"runs": [], "count": 0}, None, Req())
+        assert all(running[i] == gr.skip() for i in (2, 3, 4, 8))
+    finally:
+        ui._end(Req())
