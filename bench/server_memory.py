@@ -43,10 +43,10 @@ TABS = [
     ("export script", "/export_script", None),
 ]
 #             storage, dataset, upload, r, alpha, dropout, targets, lr, steps, batch, max_len, masking, seed
-TRAIN_DEFAULT = ["NF4 + double quantization (QLoRA)", "pirate", None, 16, 32, 0.0,
+TRAIN_DEFAULT = ["nf4", "pirate", None, 16, 32, 0.0,
                  ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-                 1e-3, 30, 8, 256, "completion", 0]
-TRAIN_MAXIMA = [TRAIN_DEFAULT[0], "uploaded file", "LONG_ROWS"] + TRAIN_DEFAULT[3:8] + [300, 4, 1024, "none", 0]
+                 1e-3, 30, 4, 256, "completion", 0]
+TRAIN_MAXIMA = [TRAIN_DEFAULT[0], "upload", "LONG_ROWS"] + TRAIN_DEFAULT[3:8] + [300, 4, 1024, "none", 0]
 
 
 def long_rows_file() -> str:

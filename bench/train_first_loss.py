@@ -14,6 +14,7 @@ Run: HF_HUB_OFFLINE=1 .venv/bin/python bench/train_first_loss.py [--steps 40] [-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -30,14 +31,10 @@ warnings.filterwarnings("ignore")
 
 def first_loss_seconds() -> tuple[float, str]:
     """Seconds from the click's handler call to its first loss point (UI handler, default settings)."""
-    from lab import masking, training
     from lab.ui import training as ui
 
-    d = training.TrainConfig()
-    quant = next(k for k, v in ui.QUANT.items() if v == d.quantization)
     t0 = time.perf_counter()
-    gen = ui.train_run({"runs": [], "count": 0}, quant, d.dataset, None, d.r, d.alpha, d.dropout,
-                       list(d.target_modules), d.learning_rate, 3, d.batch_size, d.max_seq_len, masking.MODES[0], d.seed)
+    gen = ui.train_run({"runs": [], "count": 0}, **dataclasses.asdict(ui.Settings(steps=3)))
     for out in gen:
         status = out[ui.OUTPUTS.index("status")]
         if isinstance(status, str) and "| 1 / 3 |" in status:

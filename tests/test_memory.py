@@ -73,13 +73,13 @@ def test_training_tab_run_gives_its_memory_back(tokenizer):
     process's memory is within 300 MB of where it was before the run (after one warm-up run)."""
     from lab.ui import training as ui
 
-    settings = [next(iter(ui.QUANT)), "pirate", None, 8, 16, 0.0, ["q_proj", "v_proj"], 1e-3, 2, 2, 128,
-                "completion", 0]
-    for _ in ui.train_run({}, *settings):  # warm-up: imports, first-use caches, the base answers
+    settings = dict(quant="nf4", dataset_choice="pirate", upload=None, r=8, alpha=16, dropout=0.0,
+                    targets=["q_proj", "v_proj"], lr=1e-3, steps=2, batch=2, max_len=128, mask_mode="completion", seed=0)
+    for _ in ui.train_run({}, **settings):  # warm-up: imports, first-use caches, the base answers
         pass
     memory.release()
     before = memory.rss_mb()
-    outputs = list(ui.train_run({}, *settings))
+    outputs = list(ui.train_run({}, **settings))
     after = memory.rss_mb()
     assert any("Finished 2 steps" in str(o) for out in outputs for o in out)
     assert after - before < 300, (before, after)

@@ -27,6 +27,8 @@ CSS = """
 .lab-explain { font-size: 0.95em; }
 .lab-explain p, .lab-explain li { line-height: 1.45; }
 .lab-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
+/* Gradio's container hides overflow, which would stop the training tab's live column from sticking */
+.gradio-container { overflow: clip !important; }
 #train-live { position: sticky; top: 8px; align-self: flex-start; }
 #train-live #train-plot { min-height: 380px; }
 """
