@@ -125,7 +125,7 @@ def test_a_path_that_was_never_uploaded_is_refused_in_a_sentence(app_url):
     """Through the HTTP API a client can name any server path as a file: it is refused, in the lab's words."""
     import httpx
 
-    payload = {"data": ["pirate", "train", 1, {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}],
+    payload = {"data": ["pirate", "train", 1, {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "en"],
                "session_hash": "never-uploaded"}
     r = httpx.post(app_url.rstrip("/") + "/gradio_api/call/dataset_row", json=payload, timeout=30)
     event_id = r.json()["event_id"]

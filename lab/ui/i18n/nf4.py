@@ -229,6 +229,7 @@ ERRORS = {
     "field.the_block_size": "Kích thước khối",
     "field.double_quantization": "Lượng tử hoá kép",
     "field.the_block_to_zoom_into": "Khối cần phóng to",
+    "field.the_block_index": "Chỉ số khối",
     "field.the_model_size_billions_of_parameters": "Kích thước mô hình (tỉ tham số)",
     "field.the_number_of_dataset_rows": "Số dòng dữ liệu",
 }
