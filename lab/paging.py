@@ -713,8 +713,9 @@ def replay(ledger: Ledger, capacity: float, paged: bool, bandwidth: float = PCIE
 
 
 def min_capacity(ledger: Ledger, paged: bool) -> int:
-    """The smallest GPU on which the replay finishes: the peak total without paging; with paging the peak
-    of what cannot move, or of what the optimizer update needs at once (all else + one parameter's states)."""
+    """The smallest GPU on which :func:`replay` finishes. Without paging: the peak total. With paging, the
+    peak over events of what cannot move (``fixed``), where the optimizer update also needs the states of
+    one parameter at a time on the GPU (the largest pair), and their allocation one state at a time."""
     if not paged:
         return max(e.total for e in ledger.events)
     states = [s for s in ledger.states if s.paged]
@@ -722,12 +723,17 @@ def min_capacity(ledger: Ledger, paged: bool) -> int:
     per_param: dict[int, int] = {}
     for s in states:
         per_param[s.order] = per_param.get(s.order, 0) + s.bytes
-    biggest = max(per_param.values(), default=0)
-    need = 0
+    pair = max(per_param.values(), default=0)
+    one = max((s.bytes for s in states), default=0)
+    need, made_before = 0, False
     for e in ledger.events:
         made = e.optimizer > 0 and paged_bytes > 0
         fixed = e.total - (paged_bytes if made else 0)
-        need = max(need, fixed + (biggest if made else 0))
+        extra = (pair if made and e.update else 0)
+        if made and not made_before:
+            extra = max(extra, one)
+        need = max(need, fixed + extra)
+        made_before = made_before or made
     return need
 
 
