@@ -52,8 +52,8 @@ Every move costs ``bytes / bandwidth`` seconds. On CUDA, :func:`measure_ledger` 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -456,8 +456,13 @@ def measure_ledger(config: TimelineConfig | None = None, tokenizer=None, base_mo
     """Train ``config.steps`` steps of ``config.method`` on the bundled model and record its memory.
 
     ``base_model``: a model to train instead of loading the bundled one (tests use a tiny one; it is
-    changed in place). ``paged``: on CUDA, use bitsandbytes' real ``PagedAdamW`` (on a CPU it has no
-    effect). ``on_progress(step, steps)`` is called after each step.
+    changed in place). ``on_progress(step, steps)`` is called after each step.
+
+    On CUDA (untested here: no GPU) the same steps run on the GPU, ``Event.process`` is
+    ``torch.cuda.memory_allocated()`` above the baseline, and ``paged=True`` trains with bitsandbytes' real
+    ``PagedAdamW`` (32-bit states: the sizes the replay uses). Its paged states live in managed memory,
+    outside PyTorch's allocator: they count in ``optimizer`` but not in ``process``. On a CPU ``paged``
+    changes nothing (bitsandbytes itself falls back to ordinary buffers there).
     """
     from lab import models
 
@@ -538,20 +543,24 @@ def _measure(config, batches, base_model, paged, on_progress) -> Ledger:
 
 
 _CACHE: dict = {}
+_MEASURING = threading.Lock()  # one measurement at a time: two at once would each count the other's memory
 
 
 def timelines(config: TimelineConfig | None = None, methods=METHODS, on_progress=None) -> dict[str, Ledger]:
-    """Measured ledgers of each method with the same settings (cached per settings for the session)."""
+    """Measured ledgers of each method with the same settings, cached per settings for the process.
+    ``on_progress(method, step, steps)`` after each step measured."""
     import dataclasses
 
     config = config or TimelineConfig()
     out = {}
-    for m in methods:
-        cfg = dataclasses.replace(config, method=m)
-        key = dataclasses.astuple(cfg)
-        if key not in _CACHE:
-            _CACHE[key] = measure_ledger(cfg, on_progress=(lambda s, n, m=m: on_progress(m, s, n)) if on_progress else None)
-        out[m] = _CACHE[key]
+    with _MEASURING:
+        for m in methods:
+            cfg = dataclasses.replace(config, method=m)
+            key = dataclasses.astuple(cfg)
+            if key not in _CACHE:
+                progress = (lambda s, n, m=m: on_progress(m, s, n)) if on_progress else None
+                _CACHE[key] = measure_ledger(cfg, on_progress=progress)
+            out[m] = _CACHE[key]
     return out
 
 
