@@ -52,6 +52,7 @@ Every move costs ``bytes / bandwidth`` seconds. On CUDA, :func:`measure_ledger` 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -135,6 +136,8 @@ class Ledger:
     time_unit: str = "s"  # "s" for measured ledgers, "step" for estimated ones
     device: str = "cpu"
     notes: list[Msg] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)  # what was trained (TimelineConfig / estimate_ledger's arguments)
+    widest_linear: int | None = None  # max(d_in, d_out) over the model's linear layers (measured ledgers)
 
     def peak(self) -> Event:
         return max(self.events, key=lambda e: e.total)
@@ -149,6 +152,11 @@ class Ledger:
 
     def spike_step(self) -> int | None:
         return next((s.step for s in self.steps if s.spike), None)
+
+    @property
+    def max_unpaged_rank(self) -> int | None:
+        """The largest LoRA rank (every linear layer) at which nothing is paged: see :func:`largest_unpaged_rank`."""
+        return None if self.widest_linear is None else _rank_below_threshold(self.widest_linear)
 
 
 def is_paged(numel: int) -> bool:
@@ -187,13 +195,21 @@ def largest_unpaged_rank(model, target_modules) -> int:
     bitsandbytes' 100,000 elements while ``r * max(d_in, d_out) < 1e5``, so
     ``r_max = ceil(1e5 / d_max) - 1`` over the targeted layers (SmolLM2-135M: d_max = 1,536, r_max = 65).
     """
+    return _rank_below_threshold(widest_linear(model, target_modules))
+
+
+def widest_linear(model, target_modules) -> int:
+    """max(d_in, d_out) over the ``Linear`` layers named in ``target_modules`` (4-bit ones included)."""
     targets = set(target_modules)
     widths = [max(m.in_features, m.out_features) for name, m in model.named_modules()
               if isinstance(m, torch.nn.Linear) and name.rsplit(".", 1)[-1] in targets]
     if not widths:
         raise LabError("paging.no_targets", "The model has no linear layer named {names}.",
                        names=", ".join(sorted(targets)))
-    d = max(widths)
+    return max(widths)
+
+
+def _rank_below_threshold(d: int) -> int:
     return -(-PAGE_MIN_NUMEL // d) - 1
 
 
@@ -398,6 +414,7 @@ def _load(config: TimelineConfig, base_model=None):
     else:
         base = models.load_model(quantization=tcfg.quantization)
         dtype = models.compute_dtype()
+    widest = widest_linear(base, training.ALL_LINEAR)
     if config.method == "full":
         model = base.float()
         model.requires_grad_(True)
@@ -409,7 +426,7 @@ def _load(config: TimelineConfig, base_model=None):
         causal = model.get_base_model()
     model.train()
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    return model, causal, named, dtype
+    return model, causal, named, dtype, widest
 
 
 def _preload_modules(method: str) -> None:
@@ -481,7 +498,7 @@ def _measure(config, batches, base_model, paged, on_progress) -> Ledger:
     memory.release()
     device = models.device() if base_model is None else next(base_model.parameters()).device
     baseline = _process_bytes(device)
-    model, causal, named, dtype = _load(config, base_model)
+    model, causal, named, dtype, widest = _load(config, base_model)
     _page_in(model)
     memory.release()
     params = [p for _, p in named]
@@ -533,7 +550,8 @@ def _measure(config, batches, base_model, paged, on_progress) -> Ledger:
         raise LabRuntimeError("paging.state_mismatch", "The optimizer holds {got:,} bytes of moments, not the "
                               "{want:,} the paged rule lists.", got=moments, want=measured)
     name = models.display_name(None) if base_model is None else type(base_model).__name__
-    ledger = Ledger(config.method, name, "measured", rec.events, states, steps, "s", device.type)
+    ledger = Ledger(config.method, name, "measured", rec.events, states, steps, "s", device.type,
+                    settings=dataclasses.asdict(config), widest_linear=widest)
     ledger.notes.append(Msg("paging.measured", "Measured on this machine ({device}) with tensor hooks; process "
                             "memory is the {what} above the baseline before the model was loaded.",
                             device=device.type, what="RSS" if device.type == "cpu" else "CUDA allocated memory"))
@@ -549,8 +567,6 @@ _MEASURING = threading.Lock()  # one measurement at a time: two at once would ea
 def timelines(config: TimelineConfig | None = None, methods=METHODS, on_progress=None) -> dict[str, Ledger]:
     """Measured ledgers of each method with the same settings, cached per settings for the process.
     ``on_progress(method, step, steps)`` after each step measured."""
-    import dataclasses
-
     config = config or TimelineConfig()
     out = {}
     with _MEASURING:
@@ -776,6 +792,33 @@ def summary(ledger: Ledger, result: Replay) -> Msg:
                phase=first.phase, back=result.bytes_to_gpu / GB, seconds=result.seconds, bw=result.bandwidth / GB)
 
 
+def facts(ledger: Ledger) -> list[Msg]:
+    """What bitsandbytes' rule means for this ledger, as sentences (translatable): which states a paged
+    optimizer pages, up to which LoRA rank nothing is paged, and the smallest GPU with and without paging."""
+    states = ledger.states
+    paged = [s for s in states if s.paged]
+    out = []
+    if paged:
+        out.append(Msg("paging.fact_paged", "{n:,} of {total:,} optimizer-state tensors reach {threshold:,} elements: a "
+                       "paged optimizer puts them ({gb:.3f} GB) in unified memory; the other {rest:,} ({small:.4f} GB) "
+                       "stay in GPU memory.", n=len(paged), total=len(states), threshold=PAGE_MIN_NUMEL,
+                       gb=ledger.paged_bytes / GB, rest=len(states) - len(paged),
+                       small=sum(s.bytes for s in states if not s.paged) / GB))
+    else:
+        out.append(Msg("paging.fact_none", "None of the {total:,} optimizer-state tensors reaches {threshold:,} "
+                       "elements (the largest has {largest:,}): a paged optimizer pages nothing.", total=len(states),
+                       threshold=PAGE_MIN_NUMEL, largest=max((s.numel for s in states), default=0)))
+    if ledger.widest_linear:
+        out.append(Msg("paging.fact_rank", "With LoRA on every linear layer of this model nothing is paged up to "
+                       "r = {r}: the widest layer has {d:,} inputs or outputs, and {r} x {d:,} = {numel:,} < {threshold:,}.",
+                       r=ledger.max_unpaged_rank, d=ledger.widest_linear,
+                       numel=ledger.max_unpaged_rank * ledger.widest_linear, threshold=PAGE_MIN_NUMEL))
+    out.append(Msg("paging.fact_capacity", "The smallest GPU these steps finish on: {no:.3f} GB without paging, "
+                   "{yes:.3f} GB with a paged optimizer.", no=min_capacity(ledger, False) / GB,
+                   yes=min_capacity(ledger, True) / GB))
+    return out
+
+
 # --- estimated ledgers (the calculator) -------------------------------------------------------------
 
 
@@ -848,7 +891,10 @@ def estimate_ledger(config="llama-65b", method: str = "qlora", r: int = 64, targ
         events.append(Event(base + 1.0, step, "optimizer", "zero_grad", w, 0, o, 0, ov))
         tokens = batch_size * (spike_seq_len if spike else seq_len)
         infos.append(StepInfo(step, tokens, tokens, spike, 1.0, float("nan")))
-    ledger = Ledger(method, arch.name, "estimate", events, states, infos, "step", "gpu")
+    settings = dict(config=arch.name, method=method, r=r, batch_size=batch_size, seq_len=seq_len,
+                    spike_seq_len=spike_seq_len, steps=steps, spike_step=spike_step,
+                    gradient_checkpointing=gradient_checkpointing, precision=precision, overhead_gb=overhead_gb)
+    ledger = Ledger(method, arch.name, "estimate", events, states, infos, "step", "gpu", settings=settings)
     ledger.notes.append(Msg("paging.estimated", "Built from the calculator's estimate (lab.lora_memory), not measured: "
                             "{model}, {method}, r={r}, batch {batch} x {seq} tokens, one step of {spike} tokens.",
                             model=arch.name, method=method, r=r, batch=batch_size, seq=seq_len, spike=spike_seq_len))

@@ -14,6 +14,7 @@ import torch
 
 from lab import paging as P
 from lab.errors import LabError
+from lab.training import ALL_LINEAR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,13 +64,10 @@ def test_largest_unpaged_rank_of_the_bundled_architecture():
     from lab.architectures import architecture
 
     model = architecture("smollm2-135m").model  # the bundled config, on the meta device
-    assert P.largest_unpaged_rank(model, P_ALL_LINEAR) == 65
+    assert P.largest_unpaged_rank(model, ALL_LINEAR) == 65
     assert P.largest_unpaged_rank(model, ("q_proj", "v_proj")) == 173  # d_max = 576: ceil(1e5 / 576) - 1
     with pytest.raises(LabError):
         P.largest_unpaged_rank(model, ("nope",))
-
-
-P_ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def test_lora_pages_nothing_up_to_r65_and_full_pages_every_matrix():
@@ -179,6 +177,18 @@ def test_a_ledger_without_paged_states_pages_nothing():
     assert str(P.summary(ledger, r)).startswith("Nothing is paged: none of the 6 optimizer-state tensors reaches 100,000")
 
 
+def test_facts_of_a_hand_made_ledger():
+    ledger = _ledger()
+    ledger.widest_linear = 1536
+    assert [str(m) for m in P.facts(ledger)] == [
+        "4 of 6 optimizer-state tensors reach 100,000 elements: a paged optimizer puts them (0.003 GB) in unified "
+        "memory; the other 2 (0.0000 GB) stay in GPU memory.",
+        "With LoRA on every linear layer of this model nothing is paged up to r = 65: the widest layer has 1,536 "
+        "inputs or outputs, and 65 x 1,536 = 99,840 < 100,000.",
+        "The smallest GPU these steps finish on: 0.007 GB without paging, 0.004 GB with a paged optimizer.",
+    ]
+
+
 def test_replay_rejects_bad_budgets():
     with pytest.raises(LabError):
         P.replay(_ledger(), 0, paged=True)
@@ -258,7 +268,7 @@ for method in %r:
     ledger = paging.measure_ledger(paging.TimelineConfig(method=method, steps=2, spike_step=2))
     peak = ledger.peak()
     out[method] = {"peak": peak.total, "process": peak.process, "paged": sum(s.paged for s in ledger.states),
-                   "states": len(ledger.states), "step": peak.step, "update_opt": [e.optimizer for e in ledger.events if e.update]}
+                   "states": len(ledger.states), "step": peak.step, "max_rank": ledger.max_unpaged_rank, "update_opt": [e.optimizer for e in ledger.events if e.update]}
 print(json.dumps(out))
 """
 
@@ -277,3 +287,4 @@ def test_real_model_ledger_matches_process_memory():
         assert abs(m["peak"] - m["process"]) <= 0.10 * m["process"], (method, m)
     assert out["qlora"]["paged"] == 0 and out["qlora"]["states"] == 2 * 420  # r=16 on 210 linear layers: A and B
     assert out["full"]["paged"] == 2 * 211  # every matrix (embedding tied to the head: once), not the 61 norms
+    assert out["qlora"]["max_rank"] == out["full"]["max_rank"] == 65  # from the loaded model's linear layers
