@@ -32,11 +32,15 @@ bitsandbytes 0.50 (``bitsandbytes/optim/optimizer.py``) as its source does:
 
 * ``Optimizer8bit.get_state_buffer``: ``if not self.is_paged or p.numel() < 1e5: torch.zeros_like(p)``
   else ``F.get_paged(...)`` — only the states of parameters with **at least 100,000 elements** go into
-  CUDA unified memory (``cudaMallocManaged``, ``functional.get_paged``); smaller ones, the 8-bit
-  quantization constants (``absmax1/2``, ``qmap``) and everything else stay ordinary device memory;
+  CUDA unified memory (``functional.get_paged`` -> the C library's ``cget_managed_ptr``:
+  ``cudaMallocManaged(&ptr, bytes, cudaMemAttachHost)``), then ``F.fill(buff, 0)`` writes them on the
+  GPU; smaller ones, the 8-bit quantization constants (``absmax1/2``, ``qmap``) and everything else
+  stay ordinary device memory;
 * ``Optimizer8bit.step``: for each parameter in order, ``self.prefetch_state(p)`` — which calls
-  ``F.prefetch_tensor(state["state1"])`` and ``(state["state2"])`` (``cudaMemPrefetchAsync`` to the GPU)
-  — and then ``self.update_step(...)``: states that were evicted come back right before they are used;
+  ``F.prefetch_tensor(state["state1"])`` and ``(state["state2"])``, i.e. ``cprefetch`` ->
+  ``cudaMemPrefetchAsync`` to the GPU (where the device supports concurrent managed access; elsewhere
+  the pages come back on first touch) — and then ``self.update_step(...)``: states that were evicted
+  come back right before they are used;
 * eviction itself is the CUDA driver's: unified-memory pages move to CPU RAM when the device is full.
   The replay evicts whole state tensors, least recently used first (the optimizer touches them in
   parameter order), until the event fits — the driver moves 2 MB pages, so this is a simulation at
