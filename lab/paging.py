@@ -626,6 +626,7 @@ class Replay:
     moves: list[Move]
     oom_event: int | None = None  # where the run stops with out-of-memory (None: it finishes)
     oom_needed: int = 0  # bytes that event needed on the GPU (paged states excluded when paging)
+    note: Msg | None = None  # what this is: a simulation, from measured or estimated memory
 
     @property
     def finished(self) -> bool:
@@ -683,7 +684,12 @@ def replay(ledger: Ledger, capacity: float, paged: bool, bandwidth: float = PCIE
     where: dict[str, str] = {}  # name -> "gpu" / "cpu" (absent: not made yet)
     last_use: dict[str, int] = {}
     clock = 0
-    out = Replay(capacity, float(bandwidth), paged, [], [])
+    source = (Msg("paging.from_measured", "memory measured on this machine ({device})", device=ledger.device)
+              if ledger.source == "measured" else Msg("paging.from_estimate", "the calculator's estimate"))
+    out = Replay(capacity, float(bandwidth), paged, [], [], note=Msg(
+        "paging.simulation", "A simulation built from {source}, replayed on a {cap:.2f} GB GPU with {bw:g} GB/s to CPU "
+        "RAM; paging follows bitsandbytes' rule, whole state tensors, least recently used first.",
+        source=source, cap=capacity / GB, bw=bandwidth / GB))
 
     def on_gpu() -> int:
         return sum(s.bytes for s in states if where.get(s.name) == "gpu")

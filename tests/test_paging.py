@@ -143,6 +143,8 @@ def test_paging_evicts_least_recently_used_states_and_fetches_them_back_before_t
     assert r.bytes_to_cpu == r.bytes_to_gpu == 2 * 4 * BIG == sum(
         s.bytes for s in ledger.states if s.name in r.moved_tensors())
     assert r.seconds == pytest.approx(2 * 1.6)  # 3.2 MB at 1 MB/s
+    assert str(r.note) == ("A simulation built from the calculator's estimate, replayed on a 0.01 GB GPU with 0.001 GB/s "
+                           "to CPU RAM; paging follows bitsandbytes' rule, whole state tensors, least recently used first.")
     assert r.points[6].used <= 6_000_000 and r.points[6].paged_cpu == 1_600_000
     assert "2 optimizer-state tensors (0.002 GB) moved to CPU RAM in step 2 (forward)" in str(P.summary(ledger, r))
 
