@@ -13,10 +13,11 @@ Modules (imported on first use, so ``import lab`` stays light)::
     lab.nf4       NF4 / FP4 / INT4 code books, block-wise quantization, double quantization
     lab.nf4_measure  4-bit errors, block zoom, memory (measured and computed), loss full vs NF4
     lab.training  TrainConfig and the train() generator (QLoRA)
+    lab.paging    a measured memory timeline of training, replayed on a GPU budget with a paged optimizer
     lab.packing   padding-free batches, per-example attention, logits only where trained
     lab.evaluation  behaviour score and forgetting check, before / after training
     lab.export    a run as a standalone TRL SFTTrainer script
-    lab.plots     every figure, as matplotlib Figures
+    lab.plots     every figure, as matplotlib Figures (lab.plots_memory: the paging figures)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["models", "data", "chat", "masking", "lora", "nf4", "nf4_measure", "training", "packing", "evaluation",
-           "export", "plots"]
+           "export", "plots", "paging", "plots_memory"]
 
 
 def __getattr__(name: str):

@@ -45,12 +45,19 @@ def english_words(page) -> list[str]:
         }""", NOT_THE_LABS)
     for phrase in ALLOWED:
         text = text.replace(phrase, " ")
-    words = re.findall(r"[A-Za-z]+(?:'[a-z]+)?", text)
-    return sorted({w for w in words if w.lower() in ENGLISH})
+    found = []
+    for m in re.finditer(r"[A-Za-z]+(?:'[a-z]+)?", text):
+        if m.group(0).lower() in ENGLISH:
+            found.append(f"{m.group(0)}: …{' '.join(text[max(0, m.start() - 40):m.end() + 40].split())}…")
+    return found
+
+
+TAB_ORDER = ("model-data", "masking", "lora", "nf4", "training")
 
 
 def open_tab(page, tab_id: str):
-    page.locator(f"button[id$='{tab_id}-button']").first.click()
+    """Select a tab by its place (its name depends on the language)."""
+    page.get_by_role("tab").nth(TAB_ORDER.index(tab_id)).click()
 
 
 def test_the_whole_lab_in_vietnamese_then_english(browser, app_url):
