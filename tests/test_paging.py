@@ -61,7 +61,7 @@ def test_state_tensors_match_what_bitsandbytes_allocates(bits):
 
 def test_largest_unpaged_rank_of_the_bundled_architecture():
     """SmolLM2-135M's widest linear layer is 1,536 (the MLP): r x 1,536 < 100,000 up to r = 65."""
-    from lab.architectures import architecture
+    from lab.lora import architecture
 
     model = architecture("smollm2-135m").model  # the bundled config, on the meta device
     assert P.largest_unpaged_rank(model, ALL_LINEAR) == 65
@@ -73,7 +73,7 @@ def test_largest_unpaged_rank_of_the_bundled_architecture():
 def test_lora_pages_nothing_up_to_r65_and_full_pages_every_matrix():
     """From the calculator's per-tensor counts (= peft's): LoRA r=65 has no state tensor at 100,000 elements,
     r=66 has (A of down_proj: 66 x 1,536 = 101,376); full fine-tuning pages every matrix, not the norms."""
-    from lab.architectures import architecture
+    from lab.lora import architecture
 
     at65 = P.estimate_ledger("smollm2-135m", "lora", r=65, points=1).states
     at66 = P.estimate_ledger("smollm2-135m", "lora", r=66, points=1).states
@@ -204,7 +204,7 @@ def test_replay_rejects_bad_budgets():
 def test_llama65b_qlora_spike_on_48gb_is_absorbed_by_paging():
     """The calculator's LLaMA-65B QLoRA (r=64, all linear layers, batch 1, gradient checkpointing):
     optimizer states are 8 B x trainable, every one of them paged (A: 64 x 8,192 = 524,288 elements)."""
-    from lab.lora_memory import estimate_memory
+    from lab.lora import estimate_memory
 
     ledger = P.estimate_ledger("llama-65b", "qlora", r=64, seq_len=512, spike_seq_len=4096)
     est = estimate_memory("llama-65b", "qlora", r=64, seq_len=4096, batch_size=1)

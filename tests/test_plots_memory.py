@@ -32,7 +32,7 @@ def test_timeline_figure(ledger):
     fig = F.memory_timeline_figure(ledger)
     ax = fig.axes[0]
     assert isinstance(fig, Figure)
-    assert ax.get_title() == "Memory during training: QLoRA, LLaMA-65B (QLoRA paper)"
+    assert ax.get_title() == "Memory during training: QLoRA, LLaMA-65B"
     assert ax.get_xlabel() == "time (steps)" and ax.get_ylabel() == "memory (GB)"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[:4] == ["weights", "gradients", "optimizer states", "activations (saved for backward)"]
