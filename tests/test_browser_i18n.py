@@ -18,35 +18,45 @@ from conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-#: Words that only an English sentence has (a Vietnamese page, model names and code never do).
+#: Words that only an English sentence has (a Vietnamese page, model names and code never do; not "to",
+#: a Vietnamese word too — "phóng to" —, nor "none", the masking mode's identifier).
 ENGLISH = frozenset("""
-the and of to is are was were with for this that these those from your you press click choose pick which
+the and of is are was were with for this that these those from your you press click choose pick which
 when what how each every not only here there its be been by on at as an or it into than then after
-before training trained train model models answer answers step steps run runs stop show shows shown
-loading waiting yet none nothing other same more less most some
+before training trained model models answer answers step steps run runs stop show shows shown
+loading waiting yet nothing other same more less most some
 """.split())
 #: Elements whose text is not the lab's: the model's answers, the text fed to it, dataset rows as stored,
 #: the tokens of an example, Gradio's footer.
-NOT_THE_LABS = ["#chatbot", "#chatbot-adapter", "#chat-fed", "footer", "#mk-strip", "#mk-table", "#md-raw",
-                "#md-formatted", "#train-answers", "#train-forgetting", ".cm-editor", "#lora-paste", "#mk-json"]
+NOT_THE_LABS = ["#chatbot", "#chatbot-adapter", "#chat-fed", "footer", ".mk-strip", "#mk-table", "#md-raw",
+                "#md-formatted", "#train-answers", "#train-forgetting", ".cm-editor", "#lora-paste", "#mk-json",
+                "#lora-code", "#train-adapter"]
 #: English that may stay: Gradio's own frontend strings, names.
 ALLOWED = ["Drop File Here", "- or -", "Click to Upload", "Use via API", "Built with Gradio", "Settings",
-           "Tuning Lab", "SmolLM2-135M-Instruct", "Stanford CME 295", "Copy", "Clear", "Stop"]
+           "Tuning Lab", "train", "eval", "SmolLM2-135M-Instruct", "Stanford CME 295", "Copy", "Clear", "Stop"]
 
 
 def english_words(page) -> list[str]:
+    """The English words of the page's visible text (with 40 characters around each), once the text that
+    may be English is taken out: :data:`NOT_THE_LABS` elements, :data:`ALLOWED` phrases, code identifiers
+    (words joined by ``_`` or ``.``) and an English term in brackets after its Vietnamese one, as the
+    glossary asks ("tiền huấn luyện (pre-training)")."""
     text = page.evaluate(
         """(selectors) => {
-            let text = document.body.innerText;
+            const hidden = [];
             for (const sel of selectors) for (const el of document.querySelectorAll(sel)) {
-                const t = el.innerText; if (t) text = text.split(t).join(' ');
+                hidden.push([el, el.style.display]); el.style.display = 'none';
             }
+            const text = document.body.innerText;
+            for (const [el, display] of hidden) el.style.display = display;
             return text;
         }""", NOT_THE_LABS)
     for phrase in ALLOWED:
         text = text.replace(phrase, " ")
+    text = re.sub(r"\(([A-Za-z][A-Za-z0-9 ,;:'/+·-]*)\)", " ", text)  # (the English term), after the Vietnamese
+    text = re.sub(r"[\w*]+(?:[._][\w*]+)+", " ", text)  # identifiers: model.layers.*.q_proj, lora_only
     found = []
-    for m in re.finditer(r"[A-Za-z]+(?:'[a-z]+)?", text):
+    for m in re.finditer(r"[^\W\d_]+(?:'[a-z]+)?", text):  # whole words, Vietnamese letters included
         if m.group(0).lower() in ENGLISH:
             found.append(f"{m.group(0)}: …{' '.join(text[max(0, m.start() - 40):m.end() + 40].split())}…")
     return found

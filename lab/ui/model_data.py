@@ -439,8 +439,8 @@ def build_model_data_tab(page: Page) -> TabView:
         upload = tx(gr.File, label="md.upload", file_types=[".jsonl", ".json", ".csv", ".parquet"], type="filepath",
                     scale=3, height=130)
     with gr.Row():
-        raw = tx(gr.Code, label="md.raw", language="json", lines=12, wrap_lines=True)
-        formatted = tx(gr.Code, label="md.formatted", lines=12, wrap_lines=True)
+        raw = tx(gr.Code, label="md.raw", language="json", lines=12, wrap_lines=True, elem_id="md-raw")
+        formatted = tx(gr.Code, label="md.formatted", lines=12, wrap_lines=True, elem_id="md-formatted")
     with gr.Row():
         counts = gr.Markdown(elem_id="dataset-counts")
     hist = tx(gr.Plot, label="md.hist")

@@ -60,7 +60,7 @@ luyện và 25 giây đánh giá (đo trên một máy 2 nhân đang rảnh)."""
     ),
     # the settings
     "train.heading.settings": ("### Settings", "### Thiết lập"),
-    "train.base_model": ("Base model (bundled with the lab)", "Mô hình gốc (base model, đi kèm lab)"),
+    "train.base_model": ("Base model (bundled with the lab)", "Mô hình gốc (base model) — đi kèm lab"),
     "train.dataset": ("Dataset", "Bộ dữ liệu"),
     "train.dataset.upload": ("uploaded file", "tệp đã tải lên"),
     "train.quant": ("Base model storage", "Cách lưu mô hình gốc"),
