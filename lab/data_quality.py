@@ -65,12 +65,12 @@ REASONS = ROW_CHECKS + DEDUPE_CHECKS
 
 @dataclass(frozen=True)
 class Filters:
-    """Which checks run, and their bounds (the defaults fit the pirate sets: replies of 18-55 words)."""
+    """Which checks run, and their bounds (the defaults fit the pirate sets: curated replies have 20-47 words)."""
 
     min_words: int = 8
     """Replies with fewer words are dropped: a reply that short says nothing a learner can use."""
     max_words: int = 100
-    """Replies with more words are dropped: twice the longest curated reply."""
+    """Replies with more words are dropped: about twice the longest curated reply."""
     style: str | None = "pirate"
     """A key of STYLES, or None for no style check (plain assistant data, generated rows)."""
     topic: bool = True
