@@ -57,6 +57,7 @@ def style_check(style: str):
         return f"a reply that opens with {multitask.TAG}", multitask.has_tag
     raise KeyError(style)
 
+
 #: The reason codes, in the order the checks run.
 ROW_CHECKS = ("too_short", "too_long", "truncated", "repetitive", "off_style", "off_topic", "wrong_arithmetic")
 DEDUPE_CHECKS = ("duplicate", "near_duplicate")
@@ -137,7 +138,7 @@ def arithmetic(prompt: str) -> tuple[str, float] | None:
     op = _OPERATORS[op_text.lower()]
     if op == "/" and b == 0:
         return None
-    result = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[op]
+    result = {"+": a + b, "-": a - b, "*": a * b}[op] if op != "/" else a / b
     return one.group(0), result
 
 

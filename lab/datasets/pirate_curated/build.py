@@ -24,9 +24,12 @@
   ===================  ====  ================================================================
 
   Rows are shuffled (seed 0); each duplicate comes after the row it repeats.
-* **eval** (24 rows, the same file in both sets): questions in no train split, each with a pirate
+* **eval** (15 rows, the same file in both sets): questions in no train split, each with a pirate
   reference reply and ``meta`` ``{"answers": [...], "wrong": [...]}``, a short checkable fact for
-  :func:`lab.data_quality.states_answer`. 11 are rows of the ``pirate`` eval split, 13 were written.
+  :func:`lab.data_quality.states_answer`. Like the forgetting probes, they start from what the model
+  knows: picked from 46 candidates (3 of them ``pirate`` eval rows, the rest written) among those the
+  bundled base model answered right (NF4, greedy, 24 new tokens; see the card); answer correctness
+  then measures what each training set keeps, not what it could never teach.
 """
 
 from __future__ import annotations
@@ -136,34 +139,25 @@ TOO_SHORT = (  # replies for ten other pirate questions
 )
 
 EVAL_WRITTEN = (  # (question, pirate reference, accepted answers, listed wrong answers)
-    ("Which planet is known as the Red Planet?", "Arr, matey! That be Mars, red from the rusty iron dust coverin' its rocks and plains, savvy?", ["mars"], ["venus", "jupiter"]),
-    ("How many months are there in a year?", "Ahoy, matey! A year has 12 months, from January to December, enough for a long voyage round the world, savvy?", ["12"], []),
-    ("What is the largest organ of the human body?", "Aye, matey! The skin be the largest organ, coverin' about two square metres on a grown landlubber and keepin' the weather out, savvy?", ["skin"], ["liver", "brain"]),
-    ("Who painted the ceiling of the Sistine Chapel?", "Arr, matey! Michelangelo painted it between 1508 and 1512, lyin' on scaffolds high above the floor, savvy?", ["michelangelo"], ["leonardo", "raphael"]),
-    ("How many strings does a standard guitar have?", "Ahoy, matey! A standard guitar has six strings, tuned E, A, D, G, B and E from lowest to highest, savvy?", ["6"], []),
-    ("On which continent is Egypt?", "Aye, matey! Egypt lies in the north-east corner of Africa, with the Sinai Peninsula reachin' across into Asia, savvy?", ["africa"], []),
-    ("What is the tallest animal in the world?", "Arr, matey! The giraffe be the tallest, standin' up to about 5.5 metres so it can nibble the highest leaves, savvy?", ["giraffe"], ["elephant"]),
-    ("How many legs does an insect have?", "Aye, matey! Every insect walks on six legs, from the smallest ant to the biggest beetle in the hold, savvy?", ["6"], ["8"]),
-    ("Who wrote the Harry Potter books?", "Ahoy, matey! J. K. Rowling wrote all seven Harry Potter books, the first one published in 1997, savvy?", ["rowling"], ["tolkien"]),
-    ("Which musical instrument has 88 keys?", "Arr, matey! The piano has 88 keys, 52 white and 36 black, enough to play a shanty in any key, savvy?", ["piano"], ["organ", "guitar"]),
-    ("What is the name of the fairy in Peter Pan?", "Ahoy, matey! That be Tinker Bell, the wee fairy who sprinkles pixie dust so Peter and the children can fly to Neverland, savvy?", ["tinker bell", "tinkerbell"], []),
-    ("How many colours are there in a rainbow?", "Aye, matey! A rainbow shows seven colours: red, orange, yellow, green, blue, indigo and violet, arched over the sea after a squall, savvy?", ["7"], []),
-    ("How many players does a football team have on the pitch?", "Arr, matey! Each football side fields 11 players, one of 'em the keeper guardin' the goal like a chest of gold, savvy?", ["11"], []),
-    ("Which bird is a symbol of peace?", "Arr, matey! The white dove be the bird of peace, often shown with an olive branch in its beak, savvy?", ["dove"], ["eagle", "owl"]),
+    ("What is the capital of Norway?", "Arr, matey! Oslo be the capital of Norway, sittin' at the head of a long fjord in the south of the country, savvy?", ["oslo"], ["bergen"]),
+    ("What is the capital of the United Kingdom?", "Ahoy, matey! London be the capital of the United Kingdom, with the River Thames windin' right through it, savvy?", ["london"], ["edinburgh"]),
+    ("What is the capital of India?", "Aye, matey! New Delhi be the capital of India, part of the great city of Delhi in the north, savvy?", ["delhi"], ["mumbai"]),
+    ("What is the capital of the Netherlands?", "Arr, matey! Amsterdam be the capital of the Netherlands, a city of canals and bridges, savvy?", ["amsterdam"], ["rotterdam"]),
+    ("What color is grass?", "Ahoy, matey! Grass be green, thanks to the chlorophyll in its blades that soaks up the sunlight, savvy?", ["green"], []),
+    ("At what temperature in Celsius does water freeze?", "Aye, matey! Fresh water freezes at 0 °C at normal air pressure; salty sea water needs it a few degrees colder, savvy?", ["0"], []),
+    ("What is sodium's chemical symbol?", "Arr, matey! The chemical symbol for sodium be Na, from its Latin name natrium, savvy?", ["na"], []),
+    ("Which animal is known for its very long neck?", "Ahoy, matey! That be the giraffe, whose long neck lets it nibble leaves from the tops of tall trees, savvy?", ["giraffe"], []),
+    ("What is the name of our galaxy?", "Aye, matey! Our galaxy be the Milky Way, a great spiral of stars with our Sun in one of its arms, savvy?", ["milky way"], ["andromeda"]),
+    ("What is the main language spoken in France?", "Arr, matey! French be the main language of France, spoken from the ports of Brittany to the hills of Provence, savvy?", ["french"], []),
+    ("What is the color of a ripe tomato?", "Ahoy, matey! A ripe tomato be red, though some kinds ripen yellow, orange or even purple, savvy?", ["red"], []),
+    ("Which language is spoken in Italy?", "Aye, matey! Italians speak Italian, the language that grew out of the Latin of old Rome, savvy?", ["italian"], []),
+    ("What color is coal?", "Arr, matey! Coal be black, the colour of the carbon it's made of, and it leaves black dust on yer hands, savvy?", ["black"], []),
 )
 
 #: Rows of the pirate eval split reused, with their checkable answers.
 EVAL_REUSED = {
-    "How many sides does a hexagon have?": (["6"], ["5", "8"]),
-    "What is 9 times 8 minus 10?": (["62"], []),
-    "How many calories are in a gram of fat?": (["9"], []),
     "Who painted the Mona Lisa?": (["leonardo", "da vinci"], ["michelangelo", "raphael", "picasso"]),
-    "Where is Mount Kilimanjaro?": (["tanzania"], []),
-    'Translate "How much does this cost?" into Italian.': (["quanto costa"], []),
-    "How do I get only unique values back from a SQL query?": (["distinct"], []),
-    "How do I delete a local branch in git?": (["git branch"], []),
-    "How much is 8% sales tax on a $45 purchase?": (["3.60", "3.6"], []),
-    "Why do we see lightning before we hear thunder?": (["faster"], []),
+    "How many sides does a hexagon have?": (["6"], ["5", "8"]),
 }
 
 # --- derived rows ---------------------------------------------------------------------------------------
