@@ -2,17 +2,24 @@
 tasks, and the lab's filters decide which to keep.
 
 Self-Instruct and Alpaca in miniature. Alpaca asked a large model (175B) for 52K pairs from 175 seed
-tasks; here the bundled model is shown ``shots`` of the :data:`SEEDS` (written for the lab) in the
-form ::
+tasks; here the bundled model continues a plain text (no chat template, as Self-Instruct prompted
+GPT-3) that shows ``shots`` of the :data:`SEEDS` (written for the lab) and opens one more ::
 
     Instruction: Translate "good luck" into Spanish.
     Response: "Good luck" in Spanish is "buena suerte".
 
-and asked, through its chat template, for one more. Each reply is sampled (temperature and top-p:
-greedy decoding would write the same pair every time), parsed into one pair (:func:`parse`) and
-checked as it appears (:func:`synthesize`): unparsable text, a copy of a seed, the per-row filters
-of :mod:`lab.data_quality` (no style check: these are plain assistant rows) and duplicates of
-rows kept before it.
+    Instruction: What is 9 times 7?
+    Response: 9 times 7 is 63.
+
+    Instruction:
+
+(asked through its chat template instead, the bundled model wrote no parsable pair in 6 tries; as a
+continuation, 7 of 10 parsed and 5 passed the filters, seed 0 — well-formed, and mostly empty or
+wrong: "What does the sentence 'The cat sleeps by the tail' mean?" -> "The cat's tail is the cat's tail."). Each continuation is sampled (temperature
+and top-p: greedy decoding would write the same pair every time), parsed into one pair
+(:func:`parse`) and checked as it appears (:func:`synthesize`): unparsable text, a copy of a seed,
+the per-row filters of :mod:`lab.data_quality` (no style check: these are plain assistant rows) and
+duplicates of rows kept before it.
 
 What to expect (:data:`CAVEAT`): a 135M model's own pairs teach it little. It can only restate what
 it already does, often wrongly, and a filter checks form, not truth — the rows that survive are
@@ -57,21 +64,22 @@ FILTERS = data_quality.Filters(style=None, min_words=2, max_words=100)
 INSTRUCTION, RESPONSE = "Instruction:", "Response:"
 
 
-def request(seeds) -> str:
-    """The user message that asks for one new pair, showing ``seeds`` as examples."""
+def prompt(seeds) -> str:
+    """The text the model continues: ``seeds`` as instruction / response pairs, then a new "Instruction:"."""
     shown = "\n\n".join(f"{INSTRUCTION} {q}\n{RESPONSE} {a}" for q, a in seeds)
-    return (f"Here are examples of tasks for an assistant, each with a good response:\n\n{shown}\n\n"
-            f"Write one new, different task and its response in the same format, starting with "
-            f'"{INSTRUCTION}".')
+    return f"{shown}\n\n{INSTRUCTION}"
 
 
-_PAIR = re.compile(rf"{INSTRUCTION}\s*(?P<q>.+?)\s*{RESPONSE}\s*(?P<a>.+?)\s*(?:{INSTRUCTION}|<\||\Z)",
+#: "Instruction: ... Response: ...", the response running to a blank line, the next instruction, a
+#: special token (<|im_end|>) or the end.
+_PAIR = re.compile(r"Instructions?:\s*(?P<q>.+?)\s*Response:\s*(?P<a>.+?)\s*(?:\n\s*\n|Instructions?:|<\||\Z)",
                    re.S | re.I)
 
 
 def parse(text: str) -> tuple[str, str] | None:
-    """The first (instruction, response) the text holds — ``Instruction: ... Response: ...``, up to the
-    next instruction or special token — or None when there is none, or either part is empty."""
+    """The first (instruction, response) the text holds — ``Instruction: ... Response: ...``, the
+    response up to a blank line, the next instruction or a special token — or None when there is none,
+    or either part is empty."""
     m = _PAIR.search(text)
     if m is None:
         return None
@@ -127,7 +135,8 @@ def synthesize(texts, filters: data_quality.Filters = FILTERS, seeds=SEEDS):
 
 def candidates(model, tokenizer, n: int, shots: int = 3, seed: int = 0, decoding: chat.Decoding = DECODING,
                seeds=SEEDS, stop: threading.Event | None = None):
-    """Yield ``n`` sampled replies to :func:`request`, each showing ``shots`` seeds drawn at random.
+    """Yield ``n`` sampled continuations of :func:`prompt` (each with the opening "Instruction:" put
+    back, so the text reads as parsed), each showing ``shots`` seeds drawn at random.
 
     ``seed`` fixes the seeds shown and the sampling (torch's generator), so a run can be repeated.
     Generation ends between replies once ``stop`` is set, or when the consumer stops reading."""
@@ -139,7 +148,8 @@ def candidates(model, tokenizer, n: int, shots: int = 3, seed: int = 0, decoding
         if stop is not None and stop.is_set():
             return
         shown = rng.sample(list(seeds), min(shots, len(seeds)))
-        yield chat.answer(model, tokenizer, [{"role": "user", "content": request(shown)}], decoding)
+        text = chat.continuation(model, tokenizer, [{"role": "user", "content": prompt(shown)}], decoding)
+        yield f"{INSTRUCTION}{text}"
 
 
 def generate(model, tokenizer, n: int = 8, shots: int = 3, seed: int = 0, decoding: chat.Decoding = DECODING,

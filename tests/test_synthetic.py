@@ -16,6 +16,7 @@ from lab.errors import Msg
     ("Here is one!\n\ninstruction:  Name a red fruit.\nresponse: Cherries.\n\nInstruction: Name a blue one.\nResponse: ...",
      ("Name a red fruit.", "Cherries.")),
     ("Instruction: Name a red fruit.\nResponse: Cherries.<|im_end|>junk", ("Name a red fruit.", "Cherries.")),
+    ("Instructions: Name a red fruit.\nResponse: Cherries.\n\nPremise: more text", ("Name a red fruit.", "Cherries.")),
     ("Instruction: Name a red fruit.", None),
     ("Instruction: \nResponse: Cherries.", None),
     ("A strawberry is a red fruit.", None),
@@ -24,10 +25,11 @@ def test_parse_takes_the_first_pair(text, pair):
     assert synthetic.parse(text) == pair
 
 
-def test_request_shows_the_seeds_in_the_format_it_parses():
-    text = synthetic.request(synthetic.SEEDS[:2])
-    assert all(q in text and a in text for q, a in synthetic.SEEDS[:2])
-    assert synthetic.parse(text.split("\n\n", 1)[1]) == synthetic.SEEDS[0]
+def test_the_prompt_shows_the_seeds_in_the_format_it_parses():
+    text = synthetic.prompt(synthetic.SEEDS[:2])
+    assert all(q in text and a in text for q, a in synthetic.SEEDS[:2]) and text.endswith("\n\nInstruction:")
+    assert synthetic.parse(text) == synthetic.SEEDS[0]
+    assert synthetic.parse(text.split("\n\n", 1)[1]) == synthetic.SEEDS[1]
     assert len(synthetic.SEEDS) >= 6 and all(synthetic.parse(f"Instruction: {q}\nResponse: {a}") == (q, a) for q, a in synthetic.SEEDS)
 
 
@@ -61,7 +63,7 @@ def test_each_generated_text_gets_a_verdict():
 def test_generate_with_a_tiny_model_yields_rows_with_verdicts(tiny, tokenizer):
     decoding = chat.Decoding(max_new_tokens=8, do_sample=True, temperature=1.0, top_p=1.0)
     rows = list(synthetic.generate(tiny, tokenizer, n=3, seed=1, decoding=decoding))
-    assert len(rows) == 3 and all(isinstance(r.text, str) and r.text for r in rows)
+    assert len(rows) == 3 and all(r.text.startswith("Instruction:") for r in rows)
     assert all(r.kept or isinstance(r.reason, Msg) for r in rows)
     assert all(r.reason.code == "synthetic.unparsed" for r in rows)  # random weights write no pair
     again = list(synthetic.generate(tiny, tokenizer, n=3, seed=1, decoding=decoding))
@@ -80,8 +82,7 @@ def test_generation_stops_between_rows(tiny, tokenizer):
 
 @pytest.mark.slow
 def test_the_real_model_writes_candidates_that_get_verdicts(real_model, tokenizer):
-    rows = list(synthetic.generate(real_model, tokenizer, n=3, seed=0,
-                                   decoding=chat.Decoding(max_new_tokens=64, do_sample=True, temperature=0.9, top_p=0.95)))
+    rows = list(synthetic.generate(real_model, tokenizer, n=3, seed=0))  # 96 tokens each: 1-3 min on 2 cores
     assert len(rows) == 3 and all(r.text.strip() for r in rows)
     assert all(r.kept or r.reason.code.startswith(("synthetic.", "quality.")) for r in rows)
     assert any(r.chat is not None for r in rows)  # it follows the format at least once in three
