@@ -4,6 +4,9 @@ Modules (imported on first use, so ``import lab`` stays light)::
 
     lab.models    find, convert and load the model (full or 4-bit), tiny test models
     lab.data      bundled SFT datasets and format conversion (messages / Alpaca / ShareGPT / ...)
+    lab.data_quality  filters for SFT rows (length, loops, style, topic, duplicates), clean(), quality_table()
+    lab.multitask the multi-task set's [OK] behaviour, its judge, scores per task type (zero-shot)
+    lab.synthetic instruction / response pairs written by the model from seed tasks, each judged
     lab.chat      generation with the real chat template, streamed or batched
     lab.masking   IGNORE_INDEX, build_labels(), per-token losses
     lab.lora      a package: exact LoRA parameter counts (= peft's), the peft cross-check, 4-bit counts
@@ -24,8 +27,8 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["models", "data", "chat", "masking", "lora", "nf4", "nf4_measure", "training", "packing", "evaluation",
-           "export", "plots", "paging", "plots_memory"]
+__all__ = ["models", "data", "data_quality", "multitask", "synthetic", "chat", "masking", "lora", "nf4", "nf4_measure",
+           "training", "packing", "evaluation", "export", "plots", "paging", "plots_memory"]
 
 
 def __getattr__(name: str):

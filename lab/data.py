@@ -17,6 +17,17 @@ questions do not overlap):
 - ``pirate``: helpful, correct answers to everyday questions, all in pirate speak — a behaviour
   a small model visibly learns in minutes (the default of the QLoRA run);
 - ``json``: every answer is only a JSON object ``{"answer": ..., "confidence": ...}``.
+
+Bundled for the experiments of lecture §2-3 (``experiment`` set; not in :func:`list_datasets` unless
+asked for, so the training tab offers the two sets above):
+
+- ``pirate_curated`` / ``pirate_noisy``: quality vs quantity — 40 curated pirate rows, and 200 rows
+  that hold the same 40 plus the kinds of bad rows collected data has (:mod:`lab.data_quality`);
+- ``multitask``: one output behaviour across ten task types, two of them never trained on
+  (zero-shot generalisation, :mod:`lab.multitask`).
+
+A row may carry a ``meta`` object beside ``messages`` (a noisy row's kind, an eval row's checkable
+answer, a task type): the loaders ignore it; :func:`bundled_meta` reads it.
 """
 
 from __future__ import annotations
@@ -59,6 +70,9 @@ class BundledDataset:
     #: Shown to users: phrases with codes (``str()`` gives the English), translated by the app.
     title: Msg
     description: Msg
+    experiment: str | None = None
+    """The lecture experiment a set is made for ("quality", "generalisation"), None for the sets the
+    training tab offers: a set built to be small, or noisy on purpose, is not a default choice."""
 
 
 BUNDLED = {
@@ -75,6 +89,29 @@ BUNDLED = {
         Msg("data.json.description",  # braces doubled: a template, rendered with single ones
             'Every answer is only a JSON object {{"answer": ..., "confidence": ...}}: a strict output format.'),
     ),
+    "pirate_curated": BundledDataset(
+        "pirate_curated",
+        Msg("data.pirate_curated.title", "Pirate assistant, curated (40 rows)"),
+        Msg("data.pirate_curated.description",
+            "40 hand-checked pirate rows: every reply correct, complete, on topic and in style."),
+        experiment="quality",
+    ),
+    "pirate_noisy": BundledDataset(
+        "pirate_noisy",
+        Msg("data.pirate_noisy.title", "Pirate assistant, noisy (200 rows)"),
+        Msg("data.pirate_noisy.description",
+            "The 40 curated rows plus 160 of the kinds collected data holds: duplicates, near-duplicates, "
+            "plain-English replies, truncated, too short, too long, looping, off-topic and wrong answers."),
+        experiment="quality",
+    ),
+    "multitask": BundledDataset(
+        "multitask",
+        Msg("data.multitask.title", "Multi-task instructions, one format"),
+        Msg("data.multitask.description",
+            'Ten task types (summarise, translate, code, maths, ...); every reply opens with "[OK]". '
+            "Two task types (classify, poem) are only in the eval split."),
+        experiment="generalisation",
+    ),
 }
 
 
@@ -88,9 +125,18 @@ class DatasetFormatError(LabError):
         super().__init__(message.code, message.english, **message.params)
 
 
-def list_datasets() -> list[str]:
-    """The names of the bundled SFT datasets."""
-    return list(BUNDLED)
+def list_datasets(experiments: bool = False) -> list[str]:
+    """The names of the bundled SFT datasets the training tab offers; with ``experiments``, also the
+    sets made for one experiment (:attr:`BundledDataset.experiment`)."""
+    return [name for name, d in BUNDLED.items() if experiments or d.experiment is None]
+
+
+def bundled_meta(name: str, split: str = "train") -> list[dict]:
+    """The ``meta`` object of each row of a bundled split, in row order (``{}`` for a row without one)."""
+    if name not in BUNDLED or split not in SPLITS:
+        raise ValueError(f"{name!r} / {split!r} is not a bundled dataset split.")
+    lines = (DATA_DIR / name / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line).get("meta") or {} for line in lines if line.strip()]
 
 
 def detect_format(columns) -> str:

@@ -228,3 +228,39 @@ def test_chat_text_and_token_lengths_use_the_real_template(tokenizer):
     assert stats.rows == len(ds) and len(stats.lengths) == len(ds)
     assert stats.lengths[0] == len(tokenizer.apply_chat_template(ds[0]["messages"], tokenize=True, return_dict=True)["input_ids"])
     assert stats.max_tokens == max(stats.lengths) and stats.total_tokens == sum(stats.lengths)
+
+
+# --- the sets made for one experiment ---------------------------------------------------------------------
+
+EXPERIMENT_SETS = ("pirate_curated", "pirate_noisy", "multitask")
+
+
+def test_experiment_sets_load_but_stay_out_of_the_default_list():
+    assert data.list_datasets() == ["pirate", "json"]  # what the training tab and the data browser offer
+    assert data.list_datasets(experiments=True) == ["pirate", "json", *EXPERIMENT_SETS]
+    for name in EXPERIMENT_SETS:
+        for split in data.SPLITS:
+            ds = data.load_sft_dataset(name, split)
+            assert ds.column_names == ["messages"]  # the meta column is not loaded
+            assert len(data.bundled_meta(name, split)) == len(ds)
+            assert all(msgs[-1]["role"] == "assistant" and msgs[-1]["content"].strip() for msgs in ds["messages"])
+    assert data.bundled_meta("pirate_noisy")[0]["kind"] and data.bundled_meta("pirate")[0] == {}
+    with pytest.raises(ValueError):
+        data.bundled_meta("pirate", "test")
+
+
+def test_no_eval_prompt_of_an_experiment_set_is_trained_on_anywhere_and_back():
+    """Across sets, where an experiment set is either side (the older sets share some questions: the json
+    eval asks "Who was Cleopatra?", a pirate train question)."""
+    def prompts(name, split):
+        return [m[-2]["content"].strip().lower() for m in data.load_sft_dataset(name, split)["messages"]]
+
+    names = data.list_datasets(experiments=True)
+    for ev in names:
+        for tr in names:
+            if ev not in EXPERIMENT_SETS and tr not in EXPERIMENT_SETS:
+                continue
+            train = prompts(tr, "train")
+            for q in prompts(ev, "eval"):
+                assert q not in train, (ev, tr, q)
+                assert not difflib.get_close_matches(q, train, n=1, cutoff=0.9), (ev, tr, q)
