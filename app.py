@@ -14,7 +14,7 @@ import os
 import gradio as gr
 
 from lab import data, memory
-from lab.ui import i18n, lora, masking, model_data, nf4, session, training
+from lab.ui import experiments, i18n, lora, masking, model_data, nf4, session, training
 from lab.ui.i18n import Page, TabView, Texts
 from lab.ui.style import CSS, THEME, install_input_guards
 
@@ -25,6 +25,7 @@ TABS = (
     ("tab.lora", "lora", lora.build_lora_tab),
     ("tab.nf4", "nf4", nf4.build_nf4_tab),
     ("tab.training", "training", training.build_training_tab),
+    ("tab.experiments", "experiments", experiments.build_experiments_tab),
 )
 
 

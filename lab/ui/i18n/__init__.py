@@ -31,7 +31,7 @@ LANGS = ("en", "vi")
 DEFAULT = "en"
 #: The switch's choices: each language named in itself.
 LANG_CHOICES = [("English", "en"), ("Tiếng Việt", "vi")]
-SECTIONS = ("common", "model_data", "masking", "lora", "nf4", "training")
+SECTIONS = ("common", "model_data", "masking", "lora", "nf4", "training", "experiments", "paging")
 # (each section module: STRINGS = {key: (english, vietnamese)}, optionally ERRORS = {code: vietnamese})
 
 

@@ -20,6 +20,7 @@ CME 295, bài 5).""",
     "tab.lora": ("LoRA calculator", "Máy tính LoRA"),
     "tab.nf4": ("NF4 explorer", "Khám phá NF4"),
     "tab.training": ("QLoRA training", "Huấn luyện QLoRA"),
+    "tab.experiments": ("Experiments", "Thí nghiệm"),
     "common.unexpected": (
         "The lab could not do this: an unexpected {kind} (logged on the server). Try other values, or reload the page.",
         "Lab không làm được việc này: gặp lỗi bất ngờ {kind} (đã ghi vào nhật ký máy chủ). Hãy thử giá trị khác, "
