@@ -8,6 +8,7 @@ imports: this module is safe to import anywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -71,3 +72,62 @@ def lang(session_hash: str | None, default: str) -> str:
     """The language ``session_hash`` uses now: its last switch, else ``default``."""
     with _lock:
         return _langs.get(session_hash, default) if isinstance(session_hash, str) else default
+
+
+# --- stop flags of long runs (training, experiments) ------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Slot:
+    """A session's stop flag, and whether a run of that session is queued or running."""
+
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    active: bool = False
+
+
+class StopFlags:
+    """One stop flag per browser session for one kind of long run (the training tab's, the experiments').
+
+    ``arm`` when the button is pressed (before the run waits in the queue), ``begin`` when the run starts
+    (a direct API call gets a fresh flag), ``end`` however it ends; ``request_stop`` sets the flag of a
+    queued or running run and says False when there is none, leaving nothing set (a later run is not
+    stopped by an old press)."""
+
+    def __init__(self):
+        self._slots: dict[str, _Slot] = {}
+        self._lock = threading.Lock()
+
+    def arm(self, session: str) -> None:
+        with self._lock:
+            self._slots[session] = _Slot(active=True)
+
+    def begin(self, session: str) -> threading.Event:
+        with self._lock:
+            slot = self._slots.get(session)
+            if slot is None or not slot.active:
+                slot = self._slots[session] = _Slot(active=True)
+            return slot.stop
+
+    def end(self, session: str) -> None:
+        with self._lock:
+            slot = self._slots.get(session)
+            if slot is not None:
+                slot.active = False
+
+    def running(self, session: str) -> bool:
+        with self._lock:
+            slot = self._slots.get(session)
+            return slot is not None and slot.active
+
+    def request_stop(self, session: str) -> bool:
+        with self._lock:
+            slot = self._slots.get(session)
+            if slot is None or not slot.active:
+                return False
+            slot.stop.set()
+            return True
+
+
+def session_of(request) -> str:
+    """The browser session of a Gradio request (``"default"`` for a call without one)."""
+    return getattr(request, "session_hash", None) or "default"

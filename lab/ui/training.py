@@ -98,60 +98,35 @@ SETTINGS = [f.name for f in dataclasses.fields(Settings)]
 # --- per-session stop flags ------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class _Slot:
-    """A session's stop flag, and whether a run of that session is queued or running."""
-
-    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
-    active: bool = False
-
-
-_slots: dict[str, _Slot] = {}
-_slots_lock = threading.Lock()
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "default"
+FLAGS = session.StopFlags()
+_session = session.session_of
 
 
 def arm(request: gr.Request = None):
     """A fresh stop flag for this browser session, before its run is queued; Train waits for the run."""
-    with _slots_lock:
-        _slots[_session(request)] = _Slot(active=True)
+    FLAGS.arm(_session(request))
     return gr.update(interactive=False)
 
 
 def request_stop(lang=i18n.DEFAULT, request: gr.Request = None) -> str:
     """Stop this session's queued or running run; when none is, say so and leave nothing set."""
-    with _slots_lock:
-        slot = _slots.get(_session(request))
-        if slot is None or not slot.active:
-            return t("train.status.nothing_running", lang)
-        slot.stop.set()
+    if not FLAGS.request_stop(_session(request)):
+        return t("train.status.nothing_running", lang)
     return t("train.status.stopping", lang)
 
 
 def _begin(request) -> threading.Event:
     """The stop flag of the run that starts now (armed by Train; a fresh one for a direct API call)."""
-    with _slots_lock:
-        slot = _slots.get(_session(request))
-        if slot is None or not slot.active:
-            slot = _slots[_session(request)] = _Slot(active=True)
-        return slot.stop
+    return FLAGS.begin(_session(request))
 
 
 def _end(request) -> None:
-    with _slots_lock:
-        slot = _slots.get(_session(request))
-        if slot is not None:
-            slot.active = False
+    FLAGS.end(_session(request))
 
 
 def _running(request) -> bool:
     """Whether this session has a run queued or in progress."""
-    with _slots_lock:
-        slot = _slots.get(_session(request))
-        return slot is not None and slot.active
+    return FLAGS.running(_session(request))
 
 
 # --- the run ---------------------------------------------------------------------------------------
