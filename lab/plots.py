@@ -405,3 +405,33 @@ def training_curves_figure(runs, steps: int, title: str | None = None, text: dic
                 transform=ax.transAxes, color=PALETTE["muted"])
         ax.set_yticks([])
     return fig
+
+
+# --- Experiments ------------------------------------------------------------------------------
+
+SPECTRUM_TEXT = {
+    "title": "Singular values of the learned update ΔW = (α/r)·B·A of {module}",
+    "xlabel": "index of the singular value (largest first)",
+    "ylabel": "singular value σ (log scale)",
+}
+
+
+def spectrum_figure(spectra, module: str, text: dict | None = None) -> Figure:
+    """Singular values of ΔW for each rank, largest first (log y): a rank-r update has at most r
+    non-zero ones, and how fast they fall shows how many directions the update really uses.
+    ``spectra``: ``[(label, [σ1, σ2, ...]), ...]``; ``text``: keys of :data:`SPECTRUM_TEXT`."""
+    tx = _text(SPECTRUM_TEXT, text)
+    fig = new_figure(7.0, 3.8)
+    ax = fig.add_subplot()
+    colors = (PALETTE["primary"], PALETTE["accent"], PALETTE["good"], PALETTE["bad"], PALETTE["muted"])
+    for i, (label, values) in enumerate(spectra):
+        ys = [v for v in values if v > 0]
+        ax.plot(range(1, len(ys) + 1), ys, marker="o", ms=3, lw=1.6, color=colors[i % len(colors)], label=label)
+    ax.set_yscale("log")
+    ax.set_title(tx["title"].format(module=module), fontsize=10)
+    ax.set_xlabel(tx["xlabel"])
+    ax.set_ylabel(tx["ylabel"])
+    ax.grid(alpha=0.3)
+    if spectra:
+        ax.legend(fontsize=8, frameon=False)
+    return fig
