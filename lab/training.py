@@ -43,6 +43,7 @@ from pathlib import Path
 import torch
 
 from lab import masking, memory, models
+from lab.errors import LabError
 from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
     PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention, packed_attention_mode,
     standard_attention,
@@ -55,6 +56,10 @@ logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 QUANTIZATIONS = ("nf4", "fp4", None)
+#: What a run trains: LoRA on a 4-bit base, LoRA on a 16/32-bit base, or every parameter of the model.
+METHODS = ("qlora", "lora", "full")
+#: ``quantization="auto"``: nf4 for QLoRA, none for LoRA and full fine-tuning.
+AUTO = "auto"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 #: Most tokens one optimizer step may read (batch size x max sequence length). Memory grows with the
@@ -78,7 +83,8 @@ class TrainConfig:
 
     model: str | None = _help("Base model: None for the bundled SmolLM2-135M-Instruct, or a local directory / Hub id.", default=None)
     dataset: str = _help("A bundled dataset (pirate, json) or a .jsonl/.json/.csv/.parquet file.", default="pirate")
-    quantization: str | None = _help("How the frozen base is stored: nf4 (QLoRA: NF4 + double quantization), fp4, or None (16/32-bit base: plain LoRA).", default="nf4")
+    method: str | None = _help("What trains: qlora (LoRA on a 4-bit base), lora (LoRA on a 16/32-bit base) or full (every parameter, AdamW); None: qlora when quantization is set, else lora.", default=None)
+    quantization: str | None = _help("How the base is stored: nf4 (QLoRA: NF4 + double quantization), fp4, None (16/32 bits: plain LoRA or full fine-tuning) or auto (nf4 for qlora, None otherwise).", default=AUTO)
     r: int = _help("LoRA rank r: A is r x d_in, B is d_out x r.", default=16)
     alpha: float = _help("LoRA alpha: the update B A is scaled by alpha / r.", default=32.0)
     dropout: float = _help("Dropout on the LoRA branch's input (0 to 0.5).", default=0.0)
@@ -101,8 +107,23 @@ class TrainConfig:
         self.target_modules = tuple(self.target_modules)
         if self.quantization in ("none", "None", ""):
             self.quantization = None
+        if self.method in ("none", "None", ""):
+            self.method = None
+        if self.method is not None and self.method not in METHODS:
+            raise LabError("train.method", "method must be qlora, lora or full, not {value!r}.", value=self.method)
+        if self.quantization == AUTO:
+            self.quantization = "nf4" if self.method in (None, "qlora") else None
         if self.quantization not in QUANTIZATIONS:
             raise ValueError(f"quantization must be nf4, fp4 or none, not {self.quantization!r}.")
+        if self.method == "qlora" and self.quantization is None:
+            raise LabError("train.qlora_unquantized",
+                           "QLoRA trains LoRA on a 4-bit base: set quantization to nf4 or fp4 (or auto), "
+                           "or choose method lora.")
+        if self.method in ("lora", "full") and self.quantization is not None:
+            raise LabError("train.quantized_" + self.method,
+                           "{method} keeps the base in 16/32 bits: set quantization to none (or auto), not {value}.",
+                           method="Full fine-tuning" if self.method == "full" else "Plain LoRA",
+                           value=self.quantization)
         if self.masking not in masking.MODES:
             raise ValueError(f"masking must be one of {', '.join(masking.MODES)}, not {self.masking!r}.")
         if not str(self.dataset).strip():
@@ -134,6 +155,15 @@ class TrainConfig:
         for t in self.target_modules:
             if not t.replace("_", "").isalnum():
                 raise ValueError(f"Target module {t!r} is not a module name (letters, digits and _ only).")
+
+
+    @property
+    def resolved_method(self) -> str:
+        """``method``, or when it is None what ``quantization`` implies: qlora for a 4-bit base, else lora.
+
+        (``method`` itself stays None then, so ``dataclasses.replace(config, quantization=None)`` keeps
+        meaning plain LoRA, as it did before full fine-tuning existed.)"""
+        return self.method or ("qlora" if self.quantization else "lora")
 
 
 def _check_int(name: str, value, lo: int, hi: int) -> None:
@@ -207,7 +237,8 @@ def load_splits(dataset: str, holdout: int = 16):
 #: What a run's label names, in this order: (field, how it reads).
 _LABEL_FIELDS = (
     ("dataset", lambda c: c.dataset if c.dataset in ("pirate", "json") else "upload"),
-    ("quantization", lambda c: c.quantization.upper() if c.quantization else "unquantized"),
+    ("quantization", lambda c: "full fine-tuning" if c.resolved_method == "full"
+                               else c.quantization.upper() if c.quantization else "unquantized"),
     ("r", lambda c: f"r={c.r}"),
     ("alpha", lambda c: f"α={c.alpha:g}"),
     ("dropout", lambda c: f"dropout={c.dropout:g}"),
@@ -312,8 +343,9 @@ memory_mb = memory.in_use_mb  # what each StepLog reports
 
 
 def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, str]:
-    """Paged 8-bit AdamW on CUDA (QLoRA's optimizer); plain AdamW on a CPU, where paging does not apply."""
-    if torch.cuda.is_available():
+    """Paged 8-bit AdamW for QLoRA on CUDA (QLoRA's optimizer); plain AdamW otherwise: on a CPU, where
+    paging does not apply, and for LoRA and full fine-tuning (fp32 m and v: 8 bytes per trained parameter)."""
+    if torch.cuda.is_available() and config.resolved_method == "qlora":
         import bitsandbytes as bnb
 
         return bnb.optim.PagedAdamW8bit(params, lr=config.learning_rate, weight_decay=0.0), (
@@ -329,9 +361,35 @@ def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, 
 # --- the run --------------------------------------------------------------------------------------
 
 
+@dataclass
+class TensorMemory:
+    """Bytes held by the training tensors themselves, counted at the end of the first step
+    (sum of numel x element size): the exact part of the memory ledger (lab.lora_memory)."""
+
+    weights: int  # every parameter, frozen or trained, in its storage format (4-bit weights packed)
+    gradients: int  # the .grad of every trained parameter, just before zero_grad
+    optimizer: int  # AdamW's state tensors (m, v, step counters)
+
+
+def tensor_bytes(tensors) -> int:
+    """sum of numel x element_size over ``tensors``, each storage counted once (tied weights)."""
+    seen, total = set(), 0
+    for t in tensors:
+        if t is None or not torch.is_tensor(t) or t.data_ptr() in seen:
+            continue
+        seen.add(t.data_ptr())
+        total += t.numel() * t.element_size()
+    return total
+
+
 class TrainingRun:
     """One training run: ``for log in run.steps(stop): ...``; afterwards ``run.model`` (peft model with the
-    trained adapter, in eval mode), ``run.adapter_dir``, ``run.stop_reason`` and ``run.notes`` describe it.
+    trained adapter, or for full fine-tuning the trained model, in eval mode), ``run.out_dir`` (also
+    ``run.adapter_dir`` or ``run.model_dir``), ``run.stop_reason`` and ``run.notes`` describe it, and
+    ``run.peak_memory_mb``, ``run.start_memory_mb`` and ``run.tensor_memory`` what training held.
+
+    Full fine-tuning (``method="full"``) is the same loop on the model itself: every parameter trains,
+    in fp32 (AdamW's updates are far below bf16's resolution), its matmuls under the same autocast.
 
     Generate from ``run.model`` with :func:`lab.evaluation.generate`: on a CPU with bf16 instructions,
     a plain eval-mode forward makes bitsandbytes repack the 4-bit weights in place for its inference
@@ -348,7 +406,12 @@ class TrainingRun:
         self.logs: list[StepLog] = []
         self.notes: list[str] = []
         self.stop_reason = ""
-        self.adapter_dir: Path | None = None
+        self.out_dir: Path | None = None
+        self.peak_memory_mb: float | None = None  # most memory in use during the steps (lab.memory.PeakMeter)
+        self.start_memory_mb: float | None = None  # in use when the first step began (model loaded)
+        self.before_model_mb: float | None = None  # in use just before the model was loaded
+        self.tensor_memory: TensorMemory | None = None
+        self._pristine = None  # full fine-tuning of a model passed in: a copy of it untrained (fresh_base)
         self.started = time.perf_counter()
         self.first_step_at: float | None = None
         self.deadline = Deadline(None, config.max_seconds, self.started)
@@ -365,21 +428,38 @@ class TrainingRun:
         self.deadline.check("loading the model")
         if dropped:
             self.notes.append(f"{dropped} examples had no trained token within {cfg.max_seq_len} tokens and were skipped.")
+        memory.release()
+        self.before_model_mb = memory.in_use_mb()  # the process without the model: Python, torch, data
         base = self._base if self._base is not None else models.load_model(cfg.model, quantization=cfg.quantization)
         dtype = models.compute_dtype() if self._base is None else base.dtype
-        if cfg.quantization is None and base.dtype != dtype:
-            base.to(dtype)  # a 16-bit base on machines that compute in 16 bits: the difference to NF4 is the storage
-        self.model = wrap_lora(base, cfg)
+        name = models.display_name(cfg.model) if self._base is None else type(base).__name__
+        if cfg.resolved_method == "full":
+            if self._base is not None:
+                import copy
+
+                self._pristine = copy.deepcopy(base)  # a model passed in cannot be reloaded from disk
+            base.float()  # fp32 master weights: an AdamW update of lr 5e-5 is far below bf16's step of 2^-8
+            base.requires_grad_(True)
+            self.model = base
+        else:
+            if cfg.quantization is None and base.dtype != dtype:
+                base.to(dtype)  # a 16-bit base on machines that compute in 16 bits: the difference to NF4 is the storage
+            self.model = wrap_lora(base, cfg)
         self.model.train()
         self.compute_dtype, self.device = dtype, next(base.parameters()).device
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in self.model.parameters())
-        stored = cfg.quantization.upper() + " (4-bit)" if _is_4bit(base) else str(dtype).replace("torch.", "")
-        name = models.display_name(cfg.model) if self._base is None else type(base).__name__
-        self.notes.append(
-            f"{name}: base stored in {stored}, matmuls in {str(dtype).replace('torch.', '')}; "
-            f"{trainable:,} trainable LoRA parameters ({100 * trainable / total:.2f} % of {total:,} stored values)."
-        )
+        self.trainable_params, self.total_params = trainable, total
+        matmuls = str(dtype).replace("torch.", "")
+        if cfg.resolved_method == "full":
+            self.notes.append(f"{name}: full fine-tuning, all {total:,} parameters trained "
+                              f"(fp32 weights, gradients and AdamW states), matmuls in {matmuls}.")
+        else:
+            stored = cfg.quantization.upper() + " (4-bit)" if _is_4bit(base) else matmuls
+            self.notes.append(
+                f"{name}: base stored in {stored}, matmuls in {matmuls}; "
+                f"{trainable:,} trainable LoRA parameters ({100 * trainable / total:.2f} % of {total:,} stored values)."
+            )
         self.notes.append(f"{len(self.examples)} training examples, {len(self.eval_chats)} held-out eval examples.")
 
     def autocast(self):
@@ -389,15 +469,44 @@ class TrainingRun:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.compute_dtype)
 
+    @property
+    def causal_lm(self):
+        """The transformers model that computes (inside peft's wrapper, or the model itself)."""
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    @property
+    def adapter_dir(self) -> Path | None:
+        """Where the adapter was saved (LoRA and QLoRA runs)."""
+        return None if self.config.resolved_method == "full" else self.out_dir
+
+    @property
+    def model_dir(self) -> Path | None:
+        """Where the whole fine-tuned model was saved (full fine-tuning)."""
+        return self.out_dir if self.config.resolved_method == "full" else None
+
+    def fresh_base(self):
+        """The model this run started from, untrained, as it was stored for training (full fine-tuning's
+        "before": its own weights have changed). A new copy each call; the caller drops it."""
+        import copy
+
+        if self._pristine is not None:
+            return copy.deepcopy(self._pristine)
+        base = models.load_model(self.config.model, quantization=self.config.quantization)
+        return base.float() if self.config.resolved_method == "full" else base
+
     def save(self, out_dir: str | os.PathLike | None = None) -> Path:
-        """Write the adapter in peft's format (and the run's config) to ``out_dir``."""
+        """Write what was trained to ``out_dir``, with the run's config (``train_config.json``): the adapter
+        in peft's format, or, for full fine-tuning, the whole model (safetensors, loadable with
+        ``AutoModelForCausalLM.from_pretrained``) and its tokenizer."""
         out = Path(out_dir or self.config.out_dir or tempfile.mkdtemp(prefix="qlora-run-"))
         out.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(str(out))
+        if self.config.resolved_method == "full" and self.tokenizer is not None:
+            self.tokenizer.save_pretrained(str(out))
         cfg = dataclasses.asdict(self.config)
         cfg["target_modules"] = list(cfg["target_modules"])
         (out / "train_config.json").write_text(json.dumps(cfg, indent=2))
-        self.adapter_dir = out
+        self.out_dir = out
         return out
 
     def steps(self, stop: threading.Event | None = None):
@@ -412,12 +521,18 @@ class TrainingRun:
             except Stopped as e:
                 self.stop_reason = f"{e} No step was trained."
                 return
-            with packed_attention_mode(self.model):
-                yield from self._loop(stop)
+            memory.release()  # what loading left behind (a 4-bit model is built from its fp32 weights)
+            meter = memory.PeakMeter().start()
+            self.start_memory_mb = meter.start_mb
+            try:
+                with packed_attention_mode(self.model):
+                    yield from self._loop(stop)
+            finally:
+                self.peak_memory_mb = meter.stop()
         finally:
             if self.model is not None:
                 self.model.eval()
-                if self.adapter_dir is None:
+                if self.out_dir is None:
                     if not self.stop_reason:
                         self.stop_reason = f"Interrupted after {len(self.logs)} of {self.config.steps} steps."
                     self.save()
@@ -427,7 +542,7 @@ class TrainingRun:
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer, note = make_optimizer(params, cfg)
         self.notes.append(note)
-        causal_lm = self.model.get_base_model()
+        causal_lm = self.causal_lm
         order = batches(len(self.examples), cfg.batch_size, cfg.seed)
         train_s, seen = 0.0, 0
         for step in range(1, cfg.steps + 1):
@@ -448,6 +563,10 @@ class TrainingRun:
             # clip: g <- g * min(1, max_norm / ||g||), as transformers' Trainer does (max_grad_norm=1.0)
             norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
             optimizer.step()
+            if self.tensor_memory is None:  # weights, gradients and optimizer states: all alive right here
+                self.tensor_memory = TensorMemory(
+                    tensor_bytes(self.model.parameters()), tensor_bytes(p.grad for p in params),
+                    tensor_bytes(t for state in optimizer.state.values() for t in state.values()))
             optimizer.zero_grad(set_to_none=True)
             value = loss.item()
             dt = time.perf_counter() - t0
