@@ -12,7 +12,9 @@ Modules (imported on first use, so ``import lab`` stays light)::
     lab.architectures real config.json files (lab/configs) built on the meta device
     lab.nf4       NF4 / FP4 / INT4 code books, block-wise quantization, double quantization
     lab.nf4_measure  4-bit errors, block zoom, memory (measured and computed), loss full vs NF4
-    lab.training  TrainConfig and the train() generator (QLoRA)
+    lab.train_config  TrainConfig: what a run trains (QLoRA, LoRA, full fine-tuning) and how
+    lab.training  the train() generator, the run's memory, saving
+    lab.experiments   the lecture's claims as runs: full vs LoRA vs QLoRA, rank, loss masking
     lab.packing   padding-free batches, per-example attention, logits only where trained
     lab.evaluation  behaviour score and forgetting check, before / after training
     lab.export    a run as a standalone TRL SFTTrainer script
@@ -24,7 +26,7 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["models", "data", "chat", "masking", "lora", "lora_memory", "lora_targets", "architectures", "nf4",
-           "nf4_measure", "training", "packing", "evaluation", "export", "plots"]
+           "nf4_measure", "train_config", "training", "experiments", "packing", "evaluation", "export", "plots"]
 
 
 def __getattr__(name: str):
