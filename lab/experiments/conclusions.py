@@ -1,0 +1,174 @@
+"""What the numbers of an experiment show, in two to four sentences computed from them.
+
+Each sentence is a :class:`lab.errors.Msg` (a stable code, English, the numbers as params), so the app
+can say it in the learner's language. When a run does not show what the lecture claims, the sentence
+says so, and why that is likely here: a 135M-parameter model, a few dozen steps, one small dataset.
+"""
+
+from __future__ import annotations
+
+from lab.errors import Msg
+
+#: Behaviour scores closer than this (on 16 prompts: two answers) count as comparable.
+CLOSE_SCORE = 0.15
+#: A general-text loss rise this much larger (nats/token) counts as more forgetting.
+CLOSE_LOSS = 0.02
+
+
+def conclude(name: str, rows: list[dict], settings) -> list[Msg]:
+    """The conclusions of experiment ``name`` from its condition rows (all of them finished)."""
+    if not rows:
+        return []
+    return {"peft": _peft, "rank": _rank, "masking": _masking}[name](rows, settings)
+
+
+def _by(rows, key="name") -> dict:
+    return {r[key]: r for r in rows}
+
+
+def _score(row) -> float:
+    return row["behaviour_score"] if row.get("behaviour_score") is not None else float("nan")
+
+
+def _peft(rows, settings) -> list[Msg]:
+    c = _by(rows)
+    if not {"full", "lora", "qlora"} <= c.keys():
+        return []
+    full, lora, qlora = c["full"], c["lora"], c["qlora"]
+    out = []
+    peaks = dict(full=full["peak_memory_mb"], lora=lora["peak_memory_mb"], qlora=qlora["peak_memory_mb"])
+    states = full["memory"]["gradients_mb"] + full["memory"]["optimizer_mb"]
+    if peaks["full"] > peaks["lora"] > peaks["qlora"]:
+        out.append(Msg(
+            "experiment.peft.memory",
+            "Peak memory fell from {full:,.0f} MB (full fine-tuning) to {lora:,.0f} MB (LoRA) and {qlora:,.0f} MB "
+            "(QLoRA), as the lecture says: full fine-tuning also held {states:,.0f} MB of gradients and AdamW "
+            "states for all {n:,} parameters, LoRA only for {share:.1%} of them, and QLoRA kept the frozen "
+            "weights in 4 bits ({qw:,.0f} MB instead of {lw:,.0f} MB).",
+            **peaks, states=states, n=full["total_params"], share=lora["trainable_share"],
+            qw=qlora["memory"]["weights_mb"], lw=lora["memory"]["weights_mb"]))
+    else:
+        out.append(Msg(
+            "experiment.peft.memory_unordered",
+            "The peaks did not fall in the lecture's order (full fine-tuning {full:,.0f} MB, LoRA {lora:,.0f} MB, "
+            "QLoRA {qlora:,.0f} MB): in a 135M model the weights are small ({lw:,.0f} MB for LoRA's base, "
+            "{qw:,.0f} MB in 4 bits) beside the activations of a step and the process itself ({process:,.0f} MB), "
+            "so other memory use in the same moments can outweigh the difference.",
+            **peaks, lw=lora["memory"]["weights_mb"], qw=qlora["memory"]["weights_mb"],
+            process=lora["memory"]["process_mb"]))
+    scores = [_score(full), _score(lora), _score(qlora)]
+    params = dict(full=scores[0], lora=scores[1], qlora=scores[2], prompts=lora.get("eval_prompts", 0),
+                  steps=lora["steps"], share=lora["trainable_share"])
+    if max(scores) - min(scores) <= CLOSE_SCORE:
+        out.append(Msg(
+            "experiment.peft.quality_close",
+            "The behaviour scores are close (full {full:.0%}, LoRA {lora:.0%}, QLoRA {qlora:.0%} of {prompts} "
+            "held-out prompts): training {share:.2%} of the parameters taught the behaviour about as well as "
+            "training all of them.", **params))
+    else:
+        best = ("full fine-tuning", "LoRA", "QLoRA")[scores.index(max(scores))]
+        out.append(Msg(
+            "experiment.peft.quality_apart",
+            "The behaviour scores differ (full {full:.0%}, LoRA {lora:.0%}, QLoRA {qlora:.0%}; best: {best}): "
+            "after {steps} steps on one small dataset, with one learning rate per method, this says more about "
+            "those settings than about the methods — the lecture's 'comparable quality' is for tuned runs.",
+            **params, best=best))
+    out.append(_forgetting(full, lora, qlora))
+    return out
+
+
+def _forgetting(full, lora, qlora) -> Msg:
+    f = {k: r["forgetting_score"] for k, r in (("full", full), ("lora", lora), ("qlora", qlora))}
+    d = {k: r["general_loss_change"] for k, r in (("full", full), ("lora", lora), ("qlora", qlora))}
+    params = dict(f_full=f["full"], f_lora=f["lora"], f_qlora=f["qlora"],
+                  d_full=d["full"], d_lora=d["lora"], d_qlora=d["qlora"], probes=full.get("probes", 0))
+    adapters_loss = max(d["lora"], d["qlora"])
+    if f["full"] >= max(f["lora"], f["qlora"]) and d["full"] > adapters_loss + CLOSE_LOSS:
+        return Msg(
+            "experiment.peft.forgetting_more",
+            "Full fine-tuning disturbed more of what the model knew: it lost {f_full:.0%} of the {probes} probes "
+            "it answered right and its loss on general text rose by {d_full:+.2f} nats/token, against "
+            "{f_lora:.0%} and {d_lora:+.2f} for LoRA and {f_qlora:.0%} and {d_qlora:+.2f} for QLoRA.", **params)
+    return Msg(
+        "experiment.peft.forgetting_not_more",
+        "Here full fine-tuning did not forget clearly more (probes lost: full {f_full:.0%}, LoRA {f_lora:.0%}, "
+        "QLoRA {f_qlora:.0%}; general-text loss change: {d_full:+.2f}, {d_lora:+.2f}, {d_qlora:+.2f} nats/token): "
+        "a few steps at a small learning rate barely move a full fine-tune; the lecture's claim is about "
+        "long training, where every weight drifts.", **params)
+
+
+def _rank(rows, settings) -> list[Msg]:
+    rows = sorted(rows, key=lambda r: r["r"])
+    lo, hi = rows[0], rows[-1]
+    out = [Msg(
+        "experiment.rank.params",
+        "Trainable parameters grow in proportion to r: {p_lo:,} at r = {r_lo} and {p_hi:,} at r = {r_hi} "
+        "({share_hi:.2%} of the model).",
+        p_lo=lo["trainable_params"], r_lo=lo["r"], p_hi=hi["trainable_params"], r_hi=hi["r"],
+        share_hi=hi["trainable_share"])]
+    best = max(rows, key=_score)
+    params = dict(s_lo=_score(lo), r_lo=lo["r"], s_best=_score(best), r_best=best["r"], steps=lo["steps"])
+    if _score(best) - _score(lo) <= CLOSE_SCORE:
+        out.append(Msg(
+            "experiment.rank.low_enough",
+            "Rank {r_lo} already reached a behaviour score of {s_lo:.0%} (best: {s_best:.0%} at r = {r_best}): "
+            "the change this behaviour needs is low-rank, as LoRA assumes.", **params))
+    else:
+        out.append(Msg(
+            "experiment.rank.higher_helped",
+            "Here a higher rank helped: {s_lo:.0%} at r = {r_lo} against {s_best:.0%} at r = {r_best}. With only "
+            "{steps} steps a small rank has fewer parameters to move at each step; the lecture's claim is about "
+            "what training reaches, not how fast.", **params))
+    spec = hi.get("svd")
+    if spec:
+        used = spec["directions_90"]
+        code, text = (("experiment.rank.directions_few",
+                       "At r = {r}, the update ΔW of {module} has {nonzero} non-zero singular values (never more "
+                       "than r), and {used} of them carry 90 % of it: it uses far fewer directions than it may.")
+                      if used <= spec["r"] / 2 else
+                      ("experiment.rank.directions_many",
+                       "At r = {r}, the update ΔW of {module} has {nonzero} non-zero singular values (never more "
+                       "than r), and {used} of them carry 90 % of it: in this short run it spread over most of "
+                       "the directions it may use (random A at the start, few steps to concentrate)."))
+        out.append(Msg(code, text, r=spec["r"], module=spec["module"], nonzero=spec["nonzero"], used=used))
+    return out
+
+
+def _masking(rows, settings) -> list[Msg]:
+    c = _by(rows)
+    if not {"completion", "none"} <= c.keys():
+        return []
+    comp, none = c["completion"], c["none"]
+    out = [Msg(
+        "experiment.masking.share",
+        "Completion-only training put the loss on {c:.0%} of the tokens it read; training on every token on "
+        "{n:.0%}, most of them prompt. Their losses ({lc:.2f} and {ln:.2f}) are not comparable: each is an "
+        "average over different tokens.",
+        c=comp["trained_tokens_share"], n=none["trained_tokens_share"], lc=comp["final_loss"], ln=none["final_loss"])]
+    turns_none = none.get("sample", {}).get("turns_after_reply", [])
+    turns_comp = comp.get("sample", {}).get("turns_after_reply", [])
+    if "user" in turns_none and "user" not in turns_comp:
+        out.append(Msg(
+            "experiment.masking.sample_shows",
+            "After its reply, the model trained on every token went on to write a new user turn "
+            "(<|im_start|>user): it learned to write prompts too. The completion-only model did not."))
+    elif "user" in turns_none:
+        out.append(Msg(
+            "experiment.masking.sample_both",
+            "Both models went on past their reply into a new user turn when not stopped at <|im_end|> (the base "
+            "model does too): the sample alone does not separate them after {steps} steps.", steps=none["steps"]))
+    else:
+        out.append(Msg(
+            "experiment.masking.sample_not_shown",
+            "In this run the model trained on every token did not write a new user turn after its reply: "
+            "{steps} steps on single-turn chats teach it the prompts' words before their turn structure.",
+            steps=none["steps"]))
+    sc, sn = _score(comp), _score(none)
+    code, text = (("experiment.masking.behaviour_completion",
+                   "Behaviour: {c:.0%} with completion-only loss, {n:.0%} with loss on every token — the "
+                   "reply learns more when the loss is not spent on the prompt.") if sc > sn + CLOSE_SCORE else
+                  ("experiment.masking.behaviour_close",
+                   "Behaviour: {c:.0%} with completion-only loss, {n:.0%} with loss on every token: on these "
+                   "short prompts most tokens are reply either way, so the scores stay close."))
+    out.append(Msg(code, text, c=sc, n=sn))
+    return out
