@@ -124,11 +124,14 @@ def cmd_experiment(ns) -> int:
 
     settings = config_from_args(experiments.ExperimentSettings, ns)
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    for event in experiments.run_experiment(ns.name, settings, out_dir=ns.out or f"experiment-{ns.name}", stop=stop):
-        line = _progress(event)
-        if line:
-            print(line, file=sys.stderr, flush=True)
+    old = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: the whole experiment ends cleanly
+    try:
+        for event in experiments.run_experiment(ns.name, settings, out_dir=ns.out or f"experiment-{ns.name}", stop=stop):
+            line = _progress(event)
+            if line:
+                print(line, file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGINT, old)
     return 0
 
 

@@ -48,7 +48,7 @@ import torch
 
 from lab import masking, memory, models
 from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
-    PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention, packed_attention_mode,
+    LOGIT_CHUNK, PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention, packed_attention_mode,
     standard_attention,
 )
 
@@ -204,12 +204,36 @@ def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, 
 
 @dataclass
 class TensorMemory:
-    """Bytes held by the training tensors themselves, counted at the end of the first step
-    (sum of numel x element size): the exact part of the memory ledger (lab.lora_memory)."""
+    """Bytes held by the training tensors themselves, counted in the first step (sum of numel x element
+    size): the four piles of the memory ledger (lab.lora_memory), measured."""
 
     weights: int  # every parameter, frozen or trained, in its storage format (4-bit weights packed)
     gradients: int  # the .grad of every trained parameter, just before zero_grad
     optimizer: int  # AdamW's state tensors (m, v, step counters)
+    activations: int  # what autograd saved for the backward pass (parameters excluded; autocast's 16-bit
+    #                   copies of fp32 weights included): measured when the forward ends
+
+
+class SavedTensors:
+    """Bytes autograd saves for backward during a forward pass (``saved_tensors_hooks``): each storage
+    once, at its size, the parameters' own storages left out."""
+
+    def __init__(self, model):
+        self.params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+        self.sizes: dict[int, int] = {}
+
+    def pack(self, t):
+        s = t.untyped_storage()
+        if s.data_ptr() not in self.params:
+            self.sizes[s.data_ptr()] = max(self.sizes.get(s.data_ptr(), 0), s.nbytes())
+        return t
+
+    def hooks(self):
+        return torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.sizes.values())
 
 
 def tensor_bytes(tensors) -> int:
@@ -398,16 +422,18 @@ class TrainingRun:
             lr = lr_at(step, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with self.autocast():
+            # the first step whose logits fit in one chunk (no recomputation inside) counts the activations
+            saved = SavedTensors(self.model) if self.tensor_memory is None and batch.targets.numel() <= LOGIT_CHUNK else None
+            with self.autocast(), (saved.hooks() if saved else contextlib.nullcontext()):
                 loss = gathered_loss(causal_lm, batch)
             loss.backward()
             # clip: g <- g * min(1, max_norm / ||g||), as transformers' Trainer does (max_grad_norm=1.0)
             norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
             optimizer.step()
-            if self.tensor_memory is None:  # weights, gradients and optimizer states: all alive right here
+            if saved is not None:  # weights, gradients and optimizer states: all alive right here
                 self.tensor_memory = TensorMemory(
                     tensor_bytes(self.model.parameters()), tensor_bytes(p.grad for p in params),
-                    tensor_bytes(t for state in optimizer.state.values() for t in state.values()))
+                    tensor_bytes(t for state in optimizer.state.values() for t in state.values()), saved.bytes)
             optimizer.zero_grad(set_to_none=True)
             value = loss.item()
             dt = time.perf_counter() - t0

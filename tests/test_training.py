@@ -340,3 +340,4 @@ def test_lora_counts_its_own_gradients_and_optimizer_states(tokenizer, tmp_path)
     assert run.trainable_params == lora and run.tensor_memory.gradients == 4 * lora
     assert 8 * lora <= run.tensor_memory.optimizer <= 8 * lora + 8 * 2 * 7 * 2  # m, v (+ a step count) per A and B
     assert run.peak_memory_mb >= run.start_memory_mb > 0 and run.adapter_dir == tmp_path
+    assert run.tensor_memory.activations > 0

@@ -14,11 +14,16 @@ a sample with its special tokens, and the memory ledger.
   values are non-zero, whatever d is. How many of them carry the update — the number needed for 90 % of
   its energy sum σ_i² — is how many directions it really uses.
 
-* **Memory ledger** (:func:`memory_split`): weights, gradients and optimizer states are counted from the
-  tensors themselves (``TrainingRun.tensor_memory``); the process before the model was loaded is
-  measured; activations are *estimated* as what is left of the peak:
-  ``activations ≈ peak - process - weights - gradients - optimizer`` (it also absorbs allocator slack
-  and anything else the step held).
+* **Memory ledger** (:func:`memory_split`): weights, gradients, optimizer states and activations (what
+  autograd saved for the backward pass) are counted from the tensors themselves in the first step
+  (``TrainingRun.tensor_memory``); the process before the model was loaded is measured; the rest of
+  the peak is ``other``, an estimate by difference::
+
+      other ≈ peak - process - weights - gradients - optimizer - activations
+
+  the step's temporaries (logits and their gradient, the backward pass's buffers), the allocator's
+  slack, and the moments when gradients and activations do not all coexist make it up (it can be
+  negative when they do not: the piles are each measured at their own high point).
 """
 
 from __future__ import annotations
@@ -128,15 +133,14 @@ def turns_after_reply(text: str, end: str = "<|im_end|>", start: str = "<|im_sta
 
 
 def memory_split(run) -> dict:
-    """The run's peak memory in MiB, split into the ledger's piles (module docstring; activations estimated)."""
+    """The run's peak memory in MiB, split into the ledger's piles (module docstring; ``other`` estimated)."""
     peak = run.peak_memory_mb or 0.0
     process = run.before_model_mb or 0.0
     t = run.tensor_memory
-    weights, grads, opt = ((t.weights, t.gradients, t.optimizer) if t else (0, 0, 0))
+    weights, grads, opt, act = ((t.weights, t.gradients, t.optimizer, t.activations) if t else (0, 0, 0, 0))
     split = {"process_mb": process, "weights_mb": weights / MIB, "gradients_mb": grads / MIB,
-             "optimizer_mb": opt / MIB}
-    split["activations_mb"] = max(0.0, peak - sum(split.values()))
-    split["activations_estimated"] = True
+             "optimizer_mb": opt / MIB, "activations_mb": act / MIB}
+    split["other_mb"] = peak - sum(split.values())  # estimated, by difference (module docstring)
     split["device"] = "cuda" if torch.cuda.is_available() else "cpu"
     return split
 

@@ -66,7 +66,7 @@ class ExperimentSettings:
     method: str = _help("What the rank and masking experiments train: lora (16/32-bit base) or qlora (NF4 base).", default="lora")
     svd_module: str = _help("The linear layer whose learned update dW = (alpha/r) B A the rank experiment decomposes.", default="q_proj")
     svd_layer: int | None = _help("Its decoder layer (None: the middle one).", default=None)
-    sample_tokens: int = _help("Tokens generated for each masking condition's sample (special tokens shown).", default=64)
+    sample_tokens: int = _help("Tokens generated for each masking condition's sample (special tokens shown, not stopped at the end of the turn).", default=128)
     model: str | None = _help("Base model: None for the bundled SmolLM2-135M-Instruct, or a local directory.", default=None)
     seed: int = _help("Seed of the data order and the LoRA initialisation, the same for every condition.", default=0)
 

@@ -196,9 +196,10 @@ def _evaluate(exp: Experiment, settings: ExperimentSettings, run: TrainingRun, p
     out = {"behaviour_score": after.score, "eval_prompts": len(prompts)}
     if exp.name == "rank":
         out["svd"] = analysis.update_spectrum(run.model, settings.svd_module, settings.svd_layer)
-    if exp.name == "masking":
-        text = analysis.sample_reply(run.model, run.tokenizer, prompts[0], settings.sample_tokens)
-        out["sample"] = {"prompt": prompts[0], "text": text, "turns_after_reply": analysis.turns_after_reply(text)}
+    if exp.name == "masking":  # the prompt with the shortest reference reply: room to see what follows the reply
+        prompt = prompts[min(range(len(prompts)), key=lambda i: len(refs[i]))]
+        text = analysis.sample_reply(run.model, run.tokenizer, prompt, settings.sample_tokens)
+        out["sample"] = {"prompt": prompt, "text": text, "turns_after_reply": analysis.turns_after_reply(text)}
     return out
 
 
