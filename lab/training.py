@@ -314,7 +314,9 @@ class TrainingRun:
         self.compute_dtype, self.device = dtype, next(base.parameters()).device
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in self.model.parameters())
-        self.trainable_params, self.total_params = trainable, total
+        # parameters of the model (adapter included), a 4-bit weight counted as its d_out x d_in values, not
+        # the bytes it is packed into: the denominator of "share of the model"
+        self.trainable_params, self.total_params = trainable, sum(_values(p) for p in self.model.parameters())
         matmuls = str(dtype).replace("torch.", "")
         if cfg.resolved_method == "full":
             self.notes.append(f"{name}: full fine-tuning, all {total:,} parameters trained "
@@ -455,6 +457,12 @@ class TrainingRun:
 def train(config: TrainConfig, stop: threading.Event | None = None, base_model=None, tokenizer=None):
     """Train ``config``; yield a :class:`StepLog` per step. Set ``stop`` to end early (the adapter is kept)."""
     yield from TrainingRun(config, base_model, tokenizer).steps(stop)
+
+
+def _values(p) -> int:
+    """Values a parameter holds: numel, or for a packed 4-bit weight the shape it was quantized from."""
+    state = getattr(p, "quant_state", None)
+    return state.shape.numel() if state is not None else p.numel()
 
 
 def _is_4bit(model) -> bool:

@@ -132,6 +132,7 @@ def run_experiment(name: str, settings: ExperimentSettings | None = None, out_di
 def _condition(exp: Experiment, settings: ExperimentSettings, cond: Condition, tok, stop, results):
     """Train and evaluate one condition; its row, or None when the experiment was stopped."""
     run = TrainingRun(cond.config, tokenizer=tok)
+    t0 = time.perf_counter()
     try:
         with contextlib.closing(run.steps(stop)) as steps:
             for log in steps:
@@ -140,11 +141,13 @@ def _condition(exp: Experiment, settings: ExperimentSettings, cond: Condition, t
             results["stop_reason"] = run.stop_reason or "Stopped by the user."
             return None
         row = _row(cond, run)
+        t1 = time.perf_counter()
         try:
             row.update((yield from _in_thread(cond.name, stop, lambda progress: _evaluate(exp, settings, run, progress))))
         except Stopped as e:
             results["stop_reason"] = str(e)
             return None
+        row["eval_seconds"], row["seconds"] = time.perf_counter() - t1, time.perf_counter() - t0
         return row
     finally:
         del run
