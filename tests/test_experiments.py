@@ -147,6 +147,8 @@ def test_masking_experiment_shares_of_trained_tokens_and_a_sample_with_special_t
         sample = row["sample"]
         assert isinstance(sample["text"], str) and sample["prompt"]
         assert sample["turns_after_reply"] == analysis.turns_after_reply(sample["text"])
+        assert sample["ended_reply"] == ("<|im_end|>" in sample["text"])
+        assert 5 < row["prompt_loss"] < 15  # a random model: about ln V = 10.8 nats/token
     assert len(events[-1].conclusions) == 3
 
 
@@ -221,6 +223,20 @@ def test_turns_after_reply_reads_the_roles_the_sample_opens():
     assert analysis.turns_after_reply("no end of turn <|im_start|>user") == []
 
 
+def test_prompt_loss_is_transformers_loss_on_the_tokens_completion_masks(tokenizer):
+    """Oracle: ``model(labels=...)`` with every label but the prompt's set to -100 (transformers shifts them)."""
+    from lab import data, masking
+
+    model = models.tiny_model(tokenizer)
+    chat = data.load_sft_dataset("pirate", "eval")["messages"][0]
+    every, reply = (masking.build_labels(tokenizer, chat, m) for m in ("none", "completion"))
+    labels = [t if r == masking.IGNORE_INDEX else -100 for t, r in zip(every.labels, reply.labels)]
+    assert 10 < sum(t != -100 for t in labels[1:]) < every.n_tokens - 10  # system prompt, user turn, headers
+    with torch.no_grad():
+        want = model(input_ids=torch.tensor([every.input_ids]), labels=torch.tensor([labels])).loss.item()
+    assert analysis.prompt_loss(model, tokenizer, [chat], 256) == pytest.approx(want, rel=1e-5)
+
+
 # --- conclusions from the numbers -------------------------------------------------------------------------------
 
 
@@ -249,6 +265,26 @@ def test_peft_conclusions_follow_the_numbers_and_say_when_they_disagree():
     quiet = conclusions.conclude("peft", _peft_rows((3, 2, 1), forgetting=(0.02, 0.0, 0.0),
                                                     loss_change=(0.01, 0.0, 0.0)), None)
     assert quiet[2].code == "experiment.peft.forgetting_little"
+
+
+def _masking_rows(prompt_loss, turns, ended=(True, True), scores=(0.7, 0.7)):
+    return [dict(name=name, trained_tokens_share=share, final_loss=2.0, prompt_loss=pl, behaviour_score=sc, steps=30,
+                 sample=dict(turns_after_reply=t, ended_reply=e))
+            for name, share, pl, t, e, sc in zip(("completion", "none"), (0.6, 0.99), prompt_loss, turns, ended, scores)]
+
+
+def test_masking_conclusions_say_what_the_samples_and_the_prompt_loss_show():
+    settings = experiments.ExperimentSettings()
+    said = conclusions.conclude("masking", _masking_rows((3.1, 1.2), ([], ["user"])), settings)
+    assert [m.code for m in said] == ["experiment.masking.share", "experiment.masking.prompts_learned",
+                                      "experiment.masking.behaviour_close"]
+    assert said[1].params["sample"].code == "experiment.masking.sample.none_turn"
+    assert "better (1.20 against 3.10 nats/token)" in str(said[1]) and "only the model trained on every" in str(said[1])
+    said = conclusions.conclude("masking", _masking_rows((3.1, 3.1), (["user"], []), ended=(True, False),
+                                                         scores=(0.9, 0.5)), settings)
+    assert [m.code for m in said][1:] == ["experiment.masking.prompts_not_learned",
+                                          "experiment.masking.behaviour_completion"]
+    assert "did not end its reply within 128 tokens" in str(said[1])
 
 
 # --- the real model -------------------------------------------------------------------------------------------

@@ -14,6 +14,10 @@ a sample with its special tokens, and the memory ledger.
   values are non-zero, whatever d is. How many of them carry the update — the number needed for 90 % of
   its energy sum σ_i² — is how many directions it really uses.
 
+* **Prompt loss** (:func:`prompt_loss`): the mean next-token loss, on held-out chats, of the tokens that
+  completion-only training leaves out (system prompt, user turn, headers) and training on every token
+  keeps: how well a model has learned to *write prompts*.
+
 * **Memory ledger** (:func:`memory_split`): weights, gradients, optimizer states and activations (what
   autograd saved for the backward pass) are counted from the tensors themselves in the first step
   (``TrainingRun.tensor_memory``); the process before the model was loaded is measured; the rest of
@@ -121,6 +125,35 @@ def sample_reply(model, tokenizer, prompt: str, max_new_tokens: int = 64) -> str
     finally:
         model.train(was_training)
     return tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=False)
+
+
+def prompt_loss(model, tokenizer, chats, max_seq_len: int) -> float:
+    """Mean cross-entropy (nats/token) of the prompt tokens of ``chats``: those labelled in mode ``none``
+    but not in mode ``completion`` (:func:`lab.masking.build_labels`), one packed forward, fp32 arithmetic."""
+    import dataclasses
+
+    from lab import masking
+    from lab.packing import gathered_loss, pack, packed_attention_mode
+
+    examples = []
+    for msgs in chats:
+        every = masking.build_labels(tokenizer, msgs, "none", max_length=max_seq_len)
+        reply = masking.build_labels(tokenizer, msgs, "completion", max_length=max_seq_len)
+        labels = [t if r == masking.IGNORE_INDEX else masking.IGNORE_INDEX for t, r in zip(every.labels, reply.labels)]
+        examples.append(dataclasses.replace(every, labels=labels))
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    was_training = model.training
+    model.train()  # (bitsandbytes' training-path matmul; float32_arithmetic replaces it anyway)
+    try:
+        total, count = 0.0, 0
+        with evaluation.float32_arithmetic(model), packed_attention_mode(model), torch.inference_mode():
+            for i in range(0, len(examples), 8):  # 8 chats a forward: their logits stay in one chunk
+                batch = pack(examples[i : i + 8], model.device)
+                total += gathered_loss(causal_lm, batch).item() * batch.targets.numel()
+                count += batch.targets.numel()
+        return total / count if count else float("nan")
+    finally:
+        model.train(was_training)
 
 
 def turns_after_reply(text: str, end: str = "<|im_end|>", start: str = "<|im_start|>") -> list[str]:

@@ -162,33 +162,46 @@ def _masking(rows, settings) -> list[Msg]:
     out = [Msg(
         "experiment.masking.share",
         "Completion-only training put the loss on {c:.0%} of the tokens it read; training on every token on "
-        "{n:.0%}, most of them prompt. Their losses ({lc:.2f} and {ln:.2f}) are not comparable: each is an "
-        "average over different tokens.",
+        "{n:.0%}, the prompts too. Their training losses ({lc:.2f} and {ln:.2f}) are not comparable: each is "
+        "an average over different tokens.",
         c=comp["trained_tokens_share"], n=none["trained_tokens_share"], lc=comp["final_loss"], ln=none["final_loss"])]
-    turns_none = none.get("sample", {}).get("turns_after_reply", [])
-    turns_comp = comp.get("sample", {}).get("turns_after_reply", [])
-    if "user" in turns_none and "user" not in turns_comp:
+    pc, pn = comp.get("prompt_loss"), none.get("prompt_loss")
+    if pc is not None and pn is not None:
+        learned = pn < pc - CLOSE_LOSS
         out.append(Msg(
-            "experiment.masking.sample_shows",
-            "After its reply, the model trained on every token went on to write a new user turn "
-            "(<|im_start|>user): it learned to write prompts too. The completion-only model did not."))
-    elif "user" in turns_none:
-        out.append(Msg(
-            "experiment.masking.sample_both",
-            "Both models went on past their reply into a new user turn when not stopped at <|im_end|> (the base "
-            "model does too): the sample alone does not separate them after {steps} steps.", steps=none["steps"]))
-    else:
-        out.append(Msg(
-            "experiment.masking.sample_not_shown",
-            "In this run the model trained on every token did not write a new user turn after its reply: "
-            "{steps} steps on single-turn chats teach it the prompts' words before their turn structure.",
-            steps=none["steps"]))
+            "experiment.masking.prompts_learned" if learned else "experiment.masking.prompts_not_learned",
+            ("On held-out chats the model trained on every token predicts the prompt tokens better ({pn:.2f} "
+             "against {pc:.2f} nats/token): it learned to write prompts, not only replies. In the samples, "
+             "{sample}.") if learned else
+            ("On held-out chats both models predict the prompt tokens about as well ({pn:.2f} and {pc:.2f} "
+             "nats/token): {steps} steps did not yet teach the prompts. In the samples, {sample}."),
+            pn=pn, pc=pc, steps=none["steps"], sample=_sample_fact(comp, none, settings)))
     sc, sn = _score(comp), _score(none)
-    code, text = (("experiment.masking.behaviour_completion",
-                   "Behaviour: {c:.0%} with completion-only loss, {n:.0%} with loss on every token — the "
-                   "reply learns more when the loss is not spent on the prompt.") if sc > sn + CLOSE_SCORE else
-                  ("experiment.masking.behaviour_close",
-                   "Behaviour: {c:.0%} with completion-only loss, {n:.0%} with loss on every token: on these "
-                   "short prompts most tokens are reply either way, so the scores stay close."))
-    out.append(Msg(code, text, c=sc, n=sn))
+    out.append(Msg(
+        "experiment.masking.behaviour_completion" if sc > sn + CLOSE_SCORE else "experiment.masking.behaviour_close",
+        ("Behaviour: {c:.0%} with completion-only loss, {n:.0%} with loss on every token — the reply learns "
+         "more when the loss is not spent on the prompt.") if sc > sn + CLOSE_SCORE else
+        ("Behaviour: {c:.0%} with completion-only loss, {n:.0%} with loss on every token: close, since "
+         "{share:.0%} of the tokens are reply here, so the reply gets most of the loss either way."),
+        c=sc, n=sn, share=comp["trained_tokens_share"]))
     return out
+
+
+def _sample_fact(comp, none, settings) -> Msg:
+    """What the two samples show after the reply, as a phrase (a Msg inside the sentence)."""
+    sc, sn = comp.get("sample", {}), none.get("sample", {})
+    user_c, user_n = "user" in sc.get("turns_after_reply", []), "user" in sn.get("turns_after_reply", [])
+    tokens = getattr(settings, "sample_tokens", 0)
+    if user_n and not user_c:
+        return Msg("experiment.masking.sample.none_turn", "only the model trained on every token went on after its "
+                   "reply into a new user turn (<|im_start|>user)")
+    if user_n and user_c:
+        return Msg("experiment.masking.sample.both_turns", "both models went on after their reply into a new user "
+                   "turn, as this chat model's base does when nothing stops it at <|im_end|>")
+    if not sn.get("ended_reply", True):
+        return Msg("experiment.masking.sample.none_no_end", "the model trained on every token did not end its reply "
+                   "within {tokens} tokens", tokens=tokens)
+    if user_c:
+        return Msg("experiment.masking.sample.completion_turn", "the completion-only model went on after its reply "
+                   "into a new user turn (as this chat model's base does), the other did not")
+    return Msg("experiment.masking.sample.neither", "neither model went on past the end of its reply")

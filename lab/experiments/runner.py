@@ -202,7 +202,10 @@ def _evaluate(exp: Experiment, settings: ExperimentSettings, run: TrainingRun, p
     if exp.name == "masking":  # the prompt with the shortest reference reply: room to see what follows the reply
         prompt = prompts[min(range(len(prompts)), key=lambda i: len(refs[i]))]
         text = analysis.sample_reply(run.model, run.tokenizer, prompt, settings.sample_tokens)
-        out["sample"] = {"prompt": prompt, "text": text, "turns_after_reply": analysis.turns_after_reply(text)}
+        out["sample"] = {"prompt": prompt, "text": text, "ended_reply": "<|im_end|>" in text,
+                         "turns_after_reply": analysis.turns_after_reply(text)}
+        chats = list(run.eval_chats["messages"])[: settings.eval_prompts]
+        out["prompt_loss"] = analysis.prompt_loss(run.model, run.tokenizer, chats, cfg.max_seq_len)
     return out
 
 
