@@ -193,7 +193,9 @@ def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, 
             "Optimizer: paged 8-bit AdamW (bitsandbytes): its states live in CUDA unified memory and move to "
             "CPU RAM if the GPU runs out."
         )
-    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0), (
+    # fused: one pass over each tensor for m, v and the update, the same arithmetic as the per-tensor loop
+    # and several times faster on full fine-tuning's 134M parameters
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0, fused=True), (
         "Optimizer: AdamW (fp32 states). Paged optimizers do not apply on a CPU: paging moves optimizer "
         "states between GPU and CPU memory, and here everything already lives in CPU RAM."
     )
