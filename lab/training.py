@@ -48,10 +48,9 @@ import torch
 
 from lab import masking, memory, models
 from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
-    LOGIT_CHUNK, PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention, packed_attention_mode,
-    standard_attention,
+    LOGIT_CHUNK, PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention,
+    packed_attention_mode, standard_attention,
 )
-
 from lab.train_config import (  # noqa: F401  (re-exported: the training API in one place)
     ALL_LINEAR, AUTO, MAX_TOKENS_PER_STEP, METHODS, QUANTIZATIONS, TrainConfig, lr_at, run_labels,
 )

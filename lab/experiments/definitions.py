@@ -167,7 +167,7 @@ EXPERIMENTS = {
             Msg("experiment.rank.claim",
                 "The update a fine-tune needs has a low rank: ΔW = (alpha/r)·B·A with a small r learns about "
                 "as well as a large one, with r times fewer trainable parameters per layer than d."),
-            default_steps=20, forgetting=False, build=_rank),
+            default_steps=16, forgetting=False, build=_rank),
         Experiment(
             "masking", Msg("experiment.masking.title", "Loss masking"),
             Msg("experiment.masking.claim",
