@@ -15,7 +15,9 @@ Modules (imported on first use, so ``import lab`` stays light)::
                   (lora.architectures)
     lab.nf4       NF4 / FP4 / INT4 code books, block-wise quantization, double quantization
     lab.nf4_measure  4-bit errors, block zoom, memory (measured and computed), loss full vs NF4
-    lab.training  TrainConfig and the train() generator (QLoRA)
+    lab.train_config  TrainConfig: what a run trains (QLoRA, LoRA, full fine-tuning) and how
+    lab.training  the train() generator, the run's memory, saving
+    lab.experiments   the lecture's claims as runs: full vs LoRA vs QLoRA, rank, loss masking
     lab.paging    a measured memory timeline of training, replayed on a GPU budget with a paged optimizer
     lab.packing   padding-free batches, per-example attention, logits only where trained
     lab.evaluation  behaviour score and forgetting check, before / after training
@@ -28,7 +30,8 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["models", "data", "data_quality", "multitask", "synthetic", "chat", "masking", "lora", "nf4", "nf4_measure",
-           "training", "packing", "evaluation", "export", "plots", "paging", "plots_memory"]
+           "train_config", "training", "experiments", "packing", "evaluation", "export", "plots", "paging",
+           "plots_memory"]
 
 
 def __getattr__(name: str):

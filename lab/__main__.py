@@ -2,11 +2,13 @@
 
     python -m lab train --dataset pirate --steps 30 --out runs/demo
     python -m lab export --steps 200 --out qlora-export    # a TRL SFTTrainer script + its data
+    python -m lab experiment peft --out runs/peft          # full vs LoRA vs QLoRA (also: rank, masking)
 
 ``train`` prints one JSON object per optimizer step on stdout (progress notes go to stderr) and
 writes the adapter to ``--out`` (peft format). Ctrl-C stops after the current step and keeps the
 adapter. The options are generated from :class:`lab.training.TrainConfig`: its defaults and help
-texts are the CLI's.
+texts are the CLI's. ``experiment`` prints its progress on stderr and writes ``--out``/results.json
+(options from :class:`lab.experiments.ExperimentSettings`); Ctrl-C ends the whole experiment cleanly.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
         base = next((a for a in args if a is not type(None)), hint) if optional else hint
         if typing.get_origin(base) is tuple:
             parse = lambda s: tuple(x.strip() for x in s.split(",") if x.strip())  # noqa: E731
-            shown = ",".join(f.default)
+            shown = ",".join(map(str, f.default))
         else:
             parse = base if base in (int, float, str) else str
             shown = f.default
@@ -85,6 +87,54 @@ def cmd_export(ns) -> int:
     return 0
 
 
+def _progress(event) -> str | None:
+    """One line of progress for an experiment event (None: nothing to say)."""
+    kind = event.kind
+    if kind == "started":
+        return f"Experiment {event.experiment}: {', '.join(event.conditions)} ({event.settings['steps']} steps each) -> {event.out_dir}"
+    if kind == "condition_started":
+        return f"[{event.index + 1}/{event.total}] {event.name}: {event.method}" + (f", r={event.r}" if event.r else "")
+    if kind == "step":
+        log = event.log
+        return (f"  {event.condition} step {log.step}/{log.steps}  loss {log.loss:.3f}  {log.step_s:.1f} s  "
+                f"{log.tokens_per_s:,.0f} tok/s  {log.memory_mb:,.0f} MB")
+    if kind == "evaluating":
+        return f"  {event.condition} evaluating {event.done}/{event.total}"
+    if kind == "condition_done":
+        r = event.row
+        parts = [f"{r['trainable_params']:,} trainable ({r['trainable_share']:.2%})", f"peak {r['peak_memory_mb']:,.0f} MB",
+                 f"{r['tokens_per_s']:,.0f} tok/s", f"final loss {r['final_loss']:.3f}"]
+        if r.get("behaviour_score") is not None:
+            parts.append(f"behaviour {r['behaviour_score']:.2f}")
+        if r.get("forgetting_score") is not None:
+            parts.append(f"forgetting {r['forgetting_score']:.2f}")
+        parts.append(f"saved {r['saved_mb']:,.1f} MB")
+        return f"  {r['name']}: " + ", ".join(parts)
+    if kind == "finished":
+        lines = [str(m) for m in event.conclusions]
+        if event.stopped:
+            lines.append(event.results["stop_reason"])
+        lines.append(f"Results: {event.path} ({event.results['seconds']:.0f} s)")
+        return "\n".join(lines)
+    return None
+
+
+def cmd_experiment(ns) -> int:
+    from lab import experiments
+
+    settings = config_from_args(experiments.ExperimentSettings, ns)
+    stop = threading.Event()
+    old = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: the whole experiment ends cleanly
+    try:
+        for event in experiments.run_experiment(ns.name, settings, out_dir=ns.out or f"experiment-{ns.name}", stop=stop):
+            line = _progress(event)
+            if line:
+                print(line, file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from lab import training
 
@@ -96,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("export", help="Write the run as a standalone TRL SFTTrainer script and its data into --out.")
     add_dataclass_arguments(p, training.TrainConfig)
     p.set_defaults(func=cmd_export)
+    from lab import experiments
+
+    p = sub.add_parser("experiment", help="Run one of the lecture's experiments (peft, rank, masking); writes --out/results.json.")
+    p.add_argument("name", choices=list(experiments.EXPERIMENTS), help="Which experiment.")
+    p.add_argument("--out", default=None, help="Output folder (default: ./experiment-NAME).")
+    add_dataclass_arguments(p, experiments.ExperimentSettings)
+    p.set_defaults(func=cmd_experiment)
     ns = parser.parse_args(argv)
     try:
         return ns.func(ns)

@@ -752,10 +752,16 @@ def _write_cached(key: str, ev: Evaluation) -> None:
         pass  # a read-only cache directory: the in-memory cache still works
 
 
+def _full(run) -> bool:
+    return getattr(run.config, "resolved_method", None) == "full"
+
+
 def _run_key(run, n_prompts: int, max_new_tokens: int):
     cfg = run.config
     prompts, refs = eval_prompts(run.eval_chats["messages"] if len(run.eval_chats) else [], n_prompts)
-    return cache_key(cfg.model, cfg.quantization, cfg.dataset, prompts, max_new_tokens), prompts, refs
+    # full fine-tuning starts from the fp32 weights; plain LoRA from the same weights rounded to the compute dtype
+    storage = "float32 (full fine-tuning)" if _full(run) else cfg.quantization
+    return cache_key(cfg.model, storage, cfg.dataset, prompts, max_new_tokens), prompts, refs
 
 
 def base_cached(run, n_prompts: int = 12, max_new_tokens: int = MAX_NEW_TOKENS) -> bool:
@@ -772,8 +778,9 @@ def before_after(run, n_prompts: int = 12, max_new_tokens: int = MAX_NEW_TOKENS,
                  on_progress=None) -> tuple[Evaluation, Evaluation]:
     """The base model's and the adapted model's evaluations on the run's held-out prompts.
 
-    The base is the same 4-bit model with the adapter switched off (``disable_adapter``); its greedy
-    answers are cached per (model, quantization, dataset, prompts, decoding), in memory and on disk
+    The base is the same 4-bit model with the adapter switched off (``disable_adapter``); for full
+    fine-tuning, whose weights themselves changed, the untrained model loaded afresh
+    (``run.fresh_base()``, dropped after). Its greedy answers are cached per (model, quantization, dataset, prompts, decoding), in memory and on disk
     (:func:`cache_path`). ``on_progress(done, total)`` is called after each generated batch; ``total``
     counts every answer this call generates (the base's only when not cached). The run's deadline (its
     stop flag and wall-clock cap) is checked between batches: :class:`lab.training.Stopped` when it passes.
@@ -795,6 +802,17 @@ def before_after(run, n_prompts: int = 12, max_new_tokens: int = MAX_NEW_TOKENS,
     def progress(offset):
         return None if on_progress is None else (lambda done, _n: on_progress(offset + done, total))
 
+    if before is None and _full(run):
+        base = run.fresh_base()
+        try:
+            before = evaluate(base, run.tokenizer, cfg.dataset, prompts, refs, max_new_tokens,
+                              deadline=deadline, on_progress=progress(0))
+        finally:
+            del base
+            from lab import memory
+
+            memory.release()
+        _write_cached(key, before)
     with float32_arithmetic(run.model):  # the weights widened once for both evaluations
         if before is None:
             with run.model.disable_adapter():

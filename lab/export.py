@@ -133,7 +133,11 @@ if __name__ == "__main__":
 
 
 def trl_script(config: TrainConfig) -> str:
-    """The Python source of a standalone TRL script with ``config``'s settings."""
+    """The Python source of a standalone TRL script with ``config``'s settings (LoRA or QLoRA)."""
+    if config.resolved_method == "full":
+        from lab.errors import LabError
+
+        raise LabError("export.full", "The export writes a LoRA or QLoRA script; full fine-tuning is not exported.")
     return SCRIPT.format(
         model=config.model or models.HUB_ID,
         quantization=config.quantization,

@@ -10,6 +10,10 @@ UI, the CLI (``python -m lab train``) and the tests all read the same stream. Th
 in peft's format (``adapter_config.json`` + ``adapter_model.safetensors``) when the run ends,
 whether it finished, was stopped, hit the wall-clock cap, or its consumer went away.
 
+The same loop trains plain LoRA (a 16/32-bit base) and **full fine-tuning** (``method="full"``: no
+adapter, every parameter trained by AdamW in fp32, the whole model saved); :mod:`lab.train_config`
+holds the settings.
+
 What makes it fast on a small CPU. The first three change how much is computed, not what (tests
 check them against transformers' own loss); the last is the usual mixed precision:
 
@@ -37,15 +41,18 @@ import tempfile
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from lab import masking, memory, models
 from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
-    PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention, packed_attention_mode,
-    standard_attention,
+    LOGIT_CHUNK, PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention,
+    packed_attention_mode, standard_attention,
+)
+from lab.train_config import (  # noqa: F401  (re-exported: the training API in one place)
+    ALL_LINEAR, AUTO, MAX_TOKENS_PER_STEP, METHODS, QUANTIZATIONS, TrainConfig, lr_at, run_labels,
 )
 
 # bitsandbytes looks on the Hub for an optional CPU kernel ("kernels-community") when it is imported and
@@ -53,97 +60,10 @@ from lab.packing import (  # noqa: F401  (re-exported: the training API in one p
 # never uses (training dequantizes and multiplies; evaluation dequantizes once, see lab.evaluation).
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-QUANTIZATIONS = ("nf4", "fp4", None)
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-
-#: Most tokens one optimizer step may read (batch size x max sequence length). Memory grows with the
-#: tokens of a step (the activations of 30 layers, kept for the backward pass): measured on the
-#: bundled model with every token trained, 8,192 tokens peaked at 8.5 GB of process memory, so the
-#: limit is 4,096 (under 5 GB); the default 4 x 256 = 1,024 stays under 3 GB (bench/server_memory.py).
-MAX_TOKENS_PER_STEP = 4096
-
 
 class Stopped(Exception):
     """The user's stop or the wall-clock cap ended a run while it prepared its data or evaluated."""
-
-
-def _help(text: str, **kw):
-    return field(metadata={"help": text}, **kw)
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run needs; every field has a default that trains the pirate behaviour in ~1 minute."""
-
-    model: str | None = _help("Base model: None for the bundled SmolLM2-135M-Instruct, or a local directory / Hub id.", default=None)
-    dataset: str = _help("A bundled dataset (pirate, json) or a .jsonl/.json/.csv/.parquet file.", default="pirate")
-    quantization: str | None = _help("How the frozen base is stored: nf4 (QLoRA: NF4 + double quantization), fp4, or None (16/32-bit base: plain LoRA).", default="nf4")
-    r: int = _help("LoRA rank r: A is r x d_in, B is d_out x r.", default=16)
-    alpha: float = _help("LoRA alpha: the update B A is scaled by alpha / r.", default=32.0)
-    dropout: float = _help("Dropout on the LoRA branch's input (0 to 0.5).", default=0.0)
-    target_modules: tuple[str, ...] = _help("Linear layers that get a LoRA adapter (QLoRA: all of them).", default=ALL_LINEAR)
-    learning_rate: float = _help("Peak learning rate of AdamW.", default=1e-3)
-    warmup_steps: int = _help("Steps of linear warm-up before the cosine decay.", default=2)
-    max_grad_norm: float = _help("Gradients are scaled down to this global L2 norm when larger (0: never).", default=1.0)
-    steps: int = _help("Optimizer steps.", default=30)
-    batch_size: int = _help("Examples per step.", default=4)
-    max_seq_len: int = _help("Tokens kept per example (longer ones are cut at the end).", default=256)
-    masking: str = _help("Which tokens carry loss: completion (last reply), assistant (every reply) or none (all tokens).", default="completion")
-    seed: int = _help("Seed for the LoRA initialisation, dropout and the data order.", default=0)
-    max_seconds: float = _help("Wall-clock cap: the run stops, keeping what it learned, after this many seconds.", default=600.0)
-    threads: int | None = _help("CPU threads for torch (None: every core this process may use).", default=None)
-    out_dir: str | None = _help("Where the adapter is written (None: a new temporary directory).", default=None)
-
-    def __post_init__(self):
-        if isinstance(self.target_modules, str):
-            self.target_modules = tuple(t.strip() for t in self.target_modules.split(",") if t.strip())
-        self.target_modules = tuple(self.target_modules)
-        if self.quantization in ("none", "None", ""):
-            self.quantization = None
-        if self.quantization not in QUANTIZATIONS:
-            raise ValueError(f"quantization must be nf4, fp4 or none, not {self.quantization!r}.")
-        if self.masking not in masking.MODES:
-            raise ValueError(f"masking must be one of {', '.join(masking.MODES)}, not {self.masking!r}.")
-        if not str(self.dataset).strip():
-            raise ValueError("Choose a dataset: pirate, json, or a file.")
-        _check_int("r", self.r, 1, 256)
-        _check_int("steps", self.steps, 1, 5000)
-        _check_int("batch size", self.batch_size, 1, 128)
-        _check_int("max sequence length", self.max_seq_len, 16, 4096)
-        _check_int("warm-up steps", self.warmup_steps, 0, 1000)
-        _check_int("seed", self.seed, 0, 2**31 - 1)
-        if self.threads is not None:
-            _check_int("threads", self.threads, 1, 512)
-        _check_float("alpha", self.alpha, 0.01, 4096)
-        _check_float("dropout", self.dropout, 0.0, 0.5)
-        _check_float("learning rate", self.learning_rate, 1e-7, 0.1)
-        _check_float("wall-clock cap (seconds)", self.max_seconds, 1.0, 24 * 3600)
-        _check_float("max gradient norm", self.max_grad_norm, 0.0, 1e6)
-        if self.batch_size * self.max_seq_len > MAX_TOKENS_PER_STEP:
-            raise ValueError(
-                f"batch size x max length is {self.batch_size} x {self.max_seq_len:,} = "
-                f"{self.batch_size * self.max_seq_len:,} tokens per step; the limit is {MAX_TOKENS_PER_STEP:,} "
-                "(memory grows with the tokens of a step): lower the batch size or the max length."
-            )
-        self.alpha, self.dropout = float(self.alpha), float(self.dropout)
-        self.learning_rate, self.max_seconds = float(self.learning_rate), float(self.max_seconds)
-        self.max_grad_norm = float(self.max_grad_norm)
-        if not self.target_modules:
-            raise ValueError("Choose at least one target module for LoRA (for example q_proj, v_proj).")
-        for t in self.target_modules:
-            if not t.replace("_", "").isalnum():
-                raise ValueError(f"Target module {t!r} is not a module name (letters, digits and _ only).")
-
-
-def _check_int(name: str, value, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be a whole number from {lo:,} to {hi:,}, not {value!r}.")
-
-
-def _check_float(name: str, value, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi or math.isnan(value):
-        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, not {value!r}.")
 
 
 @dataclass
@@ -168,24 +88,6 @@ class StepLog:
         return json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()})
 
 
-def lr_at(step: int, config: TrainConfig, min_lr_rate: float = 0.1) -> float:
-    """Learning rate of optimizer step ``step`` (1-based): linear warm-up, then cosine to 10 % of the peak.
-
-    With k = step - 1, w = warmup_steps, N = steps (the convention of transformers' schedulers,
-    whose factor for the first step is computed at k = 0)::
-
-        k < w:   lr = peak * k / w
-        else:    p = (k - w) / max(1, N - w);   lr = peak * (m + (1 - m) * (1 + cos(pi p)) / 2),  m = 0.1
-
-    the same numbers as ``transformers.get_scheduler("cosine_with_min_lr", min_lr_rate=0.1)``.
-    """
-    k, w, n = step - 1, config.warmup_steps, config.steps
-    if k < w:
-        return config.learning_rate * k / max(1, w)
-    p = (k - w) / max(1, n - w)
-    return config.learning_rate * (min_lr_rate + (1 - min_lr_rate) * 0.5 * (1.0 + math.cos(math.pi * p)))
-
-
 # --- data -----------------------------------------------------------------------------------------
 
 
@@ -202,37 +104,6 @@ def load_splits(dataset: str, holdout: int = 16):
         return ds, ds.select([])
     return ds.select(range(len(ds) - k)), ds.select(range(len(ds) - k, len(ds)))
 
-
-
-#: What a run's label names, in this order: (field, how it reads).
-_LABEL_FIELDS = (
-    ("dataset", lambda c: c.dataset if c.dataset in ("pirate", "json") else "upload"),
-    ("quantization", lambda c: c.quantization.upper() if c.quantization else "unquantized"),
-    ("r", lambda c: f"r={c.r}"),
-    ("alpha", lambda c: f"α={c.alpha:g}"),
-    ("dropout", lambda c: f"dropout={c.dropout:g}"),
-    ("target_modules", lambda c: "targets=" + "+".join(m.removesuffix("_proj") for m in c.target_modules)),
-    ("learning_rate", lambda c: f"lr={c.learning_rate:g}"),
-    ("steps", lambda c: f"{c.steps} steps"),
-    ("batch_size", lambda c: f"batch {c.batch_size}"),
-    ("max_seq_len", lambda c: f"max length {c.max_seq_len}"),
-    ("masking", lambda c: f"{c.masking} masking"),
-    ("seed", lambda c: f"seed {c.seed}"),
-)
-
-
-def run_labels(configs, numbers) -> list[str]:
-    """Legend labels that name what differs between the runs ("run 2: r=64").
-
-    A run on its own reads "run 1: pirate, NF4, r=16"; runs side by side name only the settings in
-    which they differ (every differing setting), or "same settings" when none does."""
-    configs, numbers = list(configs), list(numbers)
-    if len(configs) == 1:
-        c = configs[0]
-        return [f"run {numbers[0]}: " + ", ".join(f(c) for name, f in _LABEL_FIELDS[:3])]
-    differing = [(name, f) for name, f in _LABEL_FIELDS if len({f(c) for c in configs}) > 1]
-    return [f"run {n}: " + (", ".join(f(c) for _, f in differing) if differing else "same settings")
-            for c, n in zip(configs, numbers)]
 
 
 class Deadline:
@@ -312,15 +183,18 @@ memory_mb = memory.in_use_mb  # what each StepLog reports
 
 
 def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, str]:
-    """Paged 8-bit AdamW on CUDA (QLoRA's optimizer); plain AdamW on a CPU, where paging does not apply."""
-    if torch.cuda.is_available():
+    """Paged 8-bit AdamW for QLoRA on CUDA (QLoRA's optimizer); plain AdamW otherwise: on a CPU, where
+    paging does not apply, and for LoRA and full fine-tuning (fp32 m and v: 8 bytes per trained parameter)."""
+    if torch.cuda.is_available() and config.resolved_method == "qlora":
         import bitsandbytes as bnb
 
         return bnb.optim.PagedAdamW8bit(params, lr=config.learning_rate, weight_decay=0.0), (
             "Optimizer: paged 8-bit AdamW (bitsandbytes): its states live in CUDA unified memory and move to "
             "CPU RAM if the GPU runs out."
         )
-    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0), (
+    # fused: one pass over each tensor for m, v and the update, the same arithmetic as the per-tensor loop
+    # and several times faster on full fine-tuning's 134M parameters
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0, fused=True), (
         "Optimizer: AdamW (fp32 states). Paged optimizers do not apply on a CPU: paging moves optimizer "
         "states between GPU and CPU memory, and here everything already lives in CPU RAM."
     )
@@ -329,9 +203,59 @@ def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, 
 # --- the run --------------------------------------------------------------------------------------
 
 
+@dataclass
+class TensorMemory:
+    """Bytes held by the training tensors themselves, counted in the first step (sum of numel x element
+    size): the four piles of the memory ledger (lab.lora.memory), measured."""
+
+    weights: int  # every parameter, frozen or trained, in its storage format (4-bit weights packed)
+    gradients: int  # the .grad of every trained parameter, just before zero_grad
+    optimizer: int  # AdamW's state tensors (m, v, step counters)
+    activations: int  # what autograd saved for the backward pass (parameters excluded; autocast's 16-bit
+    #                   copies of fp32 weights included): measured when the forward ends
+
+
+class SavedTensors:
+    """Bytes autograd saves for backward during a forward pass (``saved_tensors_hooks``): each storage
+    once, at its size, the parameters' own storages left out."""
+
+    def __init__(self, model):
+        self.params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+        self.sizes: dict[int, int] = {}
+
+    def pack(self, t):
+        s = t.untyped_storage()
+        if s.data_ptr() not in self.params:
+            self.sizes[s.data_ptr()] = max(self.sizes.get(s.data_ptr(), 0), s.nbytes())
+        return t
+
+    def hooks(self):
+        return torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.sizes.values())
+
+
+def tensor_bytes(tensors) -> int:
+    """sum of numel x element_size over ``tensors``, each storage counted once (tied weights)."""
+    seen, total = set(), 0
+    for t in tensors:
+        if t is None or not torch.is_tensor(t) or t.data_ptr() in seen:
+            continue
+        seen.add(t.data_ptr())
+        total += t.numel() * t.element_size()
+    return total
+
+
 class TrainingRun:
     """One training run: ``for log in run.steps(stop): ...``; afterwards ``run.model`` (peft model with the
-    trained adapter, in eval mode), ``run.adapter_dir``, ``run.stop_reason`` and ``run.notes`` describe it.
+    trained adapter, or for full fine-tuning the trained model, in eval mode), ``run.out_dir`` (also
+    ``run.adapter_dir`` or ``run.model_dir``), ``run.stop_reason`` and ``run.notes`` describe it, and
+    ``run.peak_memory_mb``, ``run.start_memory_mb`` and ``run.tensor_memory`` what training held.
+
+    Full fine-tuning (``method="full"``) is the same loop on the model itself: every parameter trains,
+    in fp32 (AdamW's updates are far below bf16's resolution), its matmuls under the same autocast.
 
     Generate from ``run.model`` with :func:`lab.evaluation.generate`: on a CPU with bf16 instructions,
     a plain eval-mode forward makes bitsandbytes repack the 4-bit weights in place for its inference
@@ -348,7 +272,12 @@ class TrainingRun:
         self.logs: list[StepLog] = []
         self.notes: list[str] = []
         self.stop_reason = ""
-        self.adapter_dir: Path | None = None
+        self.out_dir: Path | None = None
+        self.peak_memory_mb: float | None = None  # most memory in use during the steps (lab.memory.PeakMeter)
+        self.start_memory_mb: float | None = None  # in use when the first step began (model loaded)
+        self.before_model_mb: float | None = None  # in use just before the model was loaded
+        self.tensor_memory: TensorMemory | None = None
+        self._pristine = None  # full fine-tuning of a model passed in: a copy of it untrained (fresh_base)
         self.started = time.perf_counter()
         self.first_step_at: float | None = None
         self.deadline = Deadline(None, config.max_seconds, self.started)
@@ -365,21 +294,40 @@ class TrainingRun:
         self.deadline.check("loading the model")
         if dropped:
             self.notes.append(f"{dropped} examples had no trained token within {cfg.max_seq_len} tokens and were skipped.")
+        memory.release()
+        self.before_model_mb = memory.in_use_mb()  # the process without the model: Python, torch, data
         base = self._base if self._base is not None else models.load_model(cfg.model, quantization=cfg.quantization)
         dtype = models.compute_dtype() if self._base is None else base.dtype
-        if cfg.quantization is None and base.dtype != dtype:
-            base.to(dtype)  # a 16-bit base on machines that compute in 16 bits: the difference to NF4 is the storage
-        self.model = wrap_lora(base, cfg)
+        name = models.display_name(cfg.model) if self._base is None else type(base).__name__
+        if cfg.resolved_method == "full":
+            if self._base is not None:
+                import copy
+
+                self._pristine = copy.deepcopy(base)  # a model passed in cannot be reloaded from disk
+            base.float()  # fp32 master weights: an AdamW update of lr 5e-5 is far below bf16's step of 2^-8
+            base.requires_grad_(True)
+            self.model = base
+        else:
+            if cfg.quantization is None and base.dtype != dtype:
+                base.to(dtype)  # a 16-bit base on machines that compute in 16 bits: the difference to NF4 is the storage
+            self.model = wrap_lora(base, cfg)
         self.model.train()
         self.compute_dtype, self.device = dtype, next(base.parameters()).device
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in self.model.parameters())
-        stored = cfg.quantization.upper() + " (4-bit)" if _is_4bit(base) else str(dtype).replace("torch.", "")
-        name = models.display_name(cfg.model) if self._base is None else type(base).__name__
-        self.notes.append(
-            f"{name}: base stored in {stored}, matmuls in {str(dtype).replace('torch.', '')}; "
-            f"{trainable:,} trainable LoRA parameters ({100 * trainable / total:.2f} % of {total:,} stored values)."
-        )
+        # parameters of the model (adapter included), a 4-bit weight counted as its d_out x d_in values, not
+        # the bytes it is packed into: the denominator of "share of the model"
+        self.trainable_params, self.total_params = trainable, sum(_values(p) for p in self.model.parameters())
+        matmuls = str(dtype).replace("torch.", "")
+        if cfg.resolved_method == "full":
+            self.notes.append(f"{name}: full fine-tuning, all {total:,} parameters trained "
+                              f"(fp32 weights, gradients and AdamW states), matmuls in {matmuls}.")
+        else:
+            stored = cfg.quantization.upper() + " (4-bit)" if _is_4bit(base) else matmuls
+            self.notes.append(
+                f"{name}: base stored in {stored}, matmuls in {matmuls}; "
+                f"{trainable:,} trainable LoRA parameters ({100 * trainable / total:.2f} % of {total:,} stored values)."
+            )
         self.notes.append(f"{len(self.examples)} training examples, {len(self.eval_chats)} held-out eval examples.")
 
     def autocast(self):
@@ -389,15 +337,44 @@ class TrainingRun:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.compute_dtype)
 
+    @property
+    def causal_lm(self):
+        """The transformers model that computes (inside peft's wrapper, or the model itself)."""
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    @property
+    def adapter_dir(self) -> Path | None:
+        """Where the adapter was saved (LoRA and QLoRA runs)."""
+        return None if self.config.resolved_method == "full" else self.out_dir
+
+    @property
+    def model_dir(self) -> Path | None:
+        """Where the whole fine-tuned model was saved (full fine-tuning)."""
+        return self.out_dir if self.config.resolved_method == "full" else None
+
+    def fresh_base(self):
+        """The model this run started from, untrained, as it was stored for training (full fine-tuning's
+        "before": its own weights have changed). A new copy each call; the caller drops it."""
+        import copy
+
+        if self._pristine is not None:
+            return copy.deepcopy(self._pristine)
+        base = models.load_model(self.config.model, quantization=self.config.quantization)
+        return base.float() if self.config.resolved_method == "full" else base
+
     def save(self, out_dir: str | os.PathLike | None = None) -> Path:
-        """Write the adapter in peft's format (and the run's config) to ``out_dir``."""
+        """Write what was trained to ``out_dir``, with the run's config (``train_config.json``): the adapter
+        in peft's format, or, for full fine-tuning, the whole model (safetensors, loadable with
+        ``AutoModelForCausalLM.from_pretrained``) and its tokenizer."""
         out = Path(out_dir or self.config.out_dir or tempfile.mkdtemp(prefix="qlora-run-"))
         out.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(str(out))
+        if self.config.resolved_method == "full" and self.tokenizer is not None:
+            self.tokenizer.save_pretrained(str(out))
         cfg = dataclasses.asdict(self.config)
         cfg["target_modules"] = list(cfg["target_modules"])
         (out / "train_config.json").write_text(json.dumps(cfg, indent=2))
-        self.adapter_dir = out
+        self.out_dir = out
         return out
 
     def steps(self, stop: threading.Event | None = None):
@@ -412,12 +389,18 @@ class TrainingRun:
             except Stopped as e:
                 self.stop_reason = f"{e} No step was trained."
                 return
-            with packed_attention_mode(self.model):
-                yield from self._loop(stop)
+            memory.release()  # what loading left behind (a 4-bit model is built from its fp32 weights)
+            meter = memory.PeakMeter().start()
+            self.start_memory_mb = meter.start_mb
+            try:
+                with packed_attention_mode(self.model):
+                    yield from self._loop(stop)
+            finally:
+                self.peak_memory_mb = meter.stop()
         finally:
             if self.model is not None:
                 self.model.eval()
-                if self.adapter_dir is None:
+                if self.out_dir is None:
                     if not self.stop_reason:
                         self.stop_reason = f"Interrupted after {len(self.logs)} of {self.config.steps} steps."
                     self.save()
@@ -427,7 +410,7 @@ class TrainingRun:
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer, note = make_optimizer(params, cfg)
         self.notes.append(note)
-        causal_lm = self.model.get_base_model()
+        causal_lm = self.causal_lm
         order = batches(len(self.examples), cfg.batch_size, cfg.seed)
         train_s, seen = 0.0, 0
         for step in range(1, cfg.steps + 1):
@@ -442,12 +425,18 @@ class TrainingRun:
             lr = lr_at(step, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with self.autocast():
+            # the first step whose logits fit in one chunk (no recomputation inside) counts the activations
+            saved = SavedTensors(self.model) if self.tensor_memory is None and batch.targets.numel() <= LOGIT_CHUNK else None
+            with self.autocast(), (saved.hooks() if saved else contextlib.nullcontext()):
                 loss = gathered_loss(causal_lm, batch)
             loss.backward()
             # clip: g <- g * min(1, max_norm / ||g||), as transformers' Trainer does (max_grad_norm=1.0)
             norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
             optimizer.step()
+            if saved is not None:  # weights, gradients and optimizer states: all alive right here
+                self.tensor_memory = TensorMemory(
+                    tensor_bytes(self.model.parameters()), tensor_bytes(p.grad for p in params),
+                    tensor_bytes(t for state in optimizer.state.values() for t in state.values()), saved.bytes)
             optimizer.zero_grad(set_to_none=True)
             value = loss.item()
             dt = time.perf_counter() - t0
@@ -469,6 +458,12 @@ class TrainingRun:
 def train(config: TrainConfig, stop: threading.Event | None = None, base_model=None, tokenizer=None):
     """Train ``config``; yield a :class:`StepLog` per step. Set ``stop`` to end early (the adapter is kept)."""
     yield from TrainingRun(config, base_model, tokenizer).steps(stop)
+
+
+def _values(p) -> int:
+    """Values a parameter holds: numel, or for a packed 4-bit weight the shape it was quantized from."""
+    state = getattr(p, "quant_state", None)
+    return state.shape.numel() if state is not None else p.numel()
 
 
 def _is_4bit(model) -> bool:

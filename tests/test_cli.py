@@ -56,3 +56,27 @@ def test_train_prints_one_json_object_per_step_and_writes_a_peft_adapter(tmp_pat
     model = PeftModel.from_pretrained(models.load_model(quantization="nf4"), str(out))
     lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
     assert len(lora_b) == 2 * 30 and any(p.abs().max() > 0 for p in lora_b)  # trained: B left zero
+
+
+def test_experiment_prints_progress_and_writes_results_json(tokenizer, tmp_path, monkeypatch, capsys):
+    """``python -m lab experiment`` on a tiny model saved to disk: progress on stderr, results.json in --out."""
+    from lab import evaluation, models
+
+    tiny = tmp_path / "tiny"
+    models.tiny_model(tokenizer).save_pretrained(str(tiny))
+    tokenizer.save_pretrained(str(tiny))
+    monkeypatch.setattr(evaluation, "CACHE_DIR", tmp_path / "cache")
+    out = tmp_path / "masking"
+    assert main(["experiment", "masking", "--model", str(tiny), "--steps", "2", "--batch-size", "2",
+                 "--max-seq-len", "64", "--eval-prompts", "1", "--sample-tokens", "4", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "Experiment masking: completion, none (2 steps each)" in err and "[2/2] none: lora, r=16" in err
+    assert "completion step 2/2  loss" in err and f"Results: {out / 'results.json'}" in err
+    results = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in results["conditions"]] == ["completion", "none"]
+    assert results["settings"]["steps"] == 2 and len(results["conclusions"]) == 3
+
+
+def test_experiment_bad_settings_are_a_sentence(capsys):
+    assert main(["experiment", "rank", "--ranks", "4,4"]) == 2
+    assert "error: Give 1 to 8 different ranks, not 4, 4." in capsys.readouterr().err

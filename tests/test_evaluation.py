@@ -292,3 +292,23 @@ def _check_the_cache(run, call, totals, tmp_path):
     call()
     assert totals == [2 * (3 + 6), 3 + 6, 2 * (3 + 6)]  # answers generated: base + adapted, adapted only, both
     assert json.loads(files[0].read_text())["answers"] == before.answers
+
+
+def test_full_fine_tuning_before_is_the_untrained_model(tokenizer, tmp_path, monkeypatch):
+    """A full fine-tune has no adapter to switch off: its "before" is the model it started from, loaded afresh."""
+    from lab import models, training
+
+    monkeypatch.setattr(evaluation, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(evaluation, "PROBES", evaluation.PROBES[:4])
+    monkeypatch.setattr(evaluation, "_base_cache", {})
+    base = models.tiny_model(tokenizer)
+    untrained_loss = evaluation.general_text_loss(base, tokenizer)
+    cfg = training.TrainConfig(method="full", steps=4, batch_size=2, max_seq_len=64, learning_rate=3e-3,
+                               warmup_steps=0, out_dir=str(tmp_path / "run"))
+    run = training.TrainingRun(cfg, base, tokenizer)
+    list(run.steps())
+    before, after = evaluation.before_after(run, 2, max_new_tokens=4)
+    assert before.general_loss == pytest.approx(untrained_loss, abs=1e-6)
+    assert after.general_loss == pytest.approx(evaluation.general_text_loss(run.model, tokenizer), abs=1e-6)
+    assert abs(after.general_loss - before.general_loss) > 0.05
+    assert len(before.question_answers) == len(after.question_answers) == 4

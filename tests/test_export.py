@@ -49,3 +49,11 @@ def test_exported_script_trains_two_steps_on_cpu_with_accelerate(tmp_path):
     assert "'loss'" in proc.stdout + proc.stderr and "2/2" in proc.stderr
     adapter = json.loads((dest / "out" / "adapter_config.json").read_text())
     assert adapter["r"] == 4 and (dest / "out" / "adapter_model.safetensors").is_file()
+
+
+def test_full_fine_tuning_is_not_exported_as_a_lora_script():
+    from lab.errors import LabError
+
+    with pytest.raises(LabError) as e:
+        export.trl_script(training.TrainConfig(method="full"))
+    assert e.value.code == "export.full"

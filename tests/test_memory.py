@@ -83,3 +83,17 @@ def test_training_tab_run_gives_its_memory_back(tokenizer):
     after = memory.rss_mb()
     assert any("Finished 2 steps" in str(o) for out in outputs for o in out)
     assert after - before < 300, (before, after)
+
+
+def test_peak_meter_sees_a_tensor_freed_before_it_is_read():
+    """The peak (VmHWM reset at start on Linux, else sampled) includes 128 MiB held and freed meanwhile."""
+    memory.release()
+    meter = memory.PeakMeter().start()
+    x = torch.ones(128 * 2**20 // 4)  # every page written
+    del x
+    memory.release()
+    peak = meter.stop()
+    assert peak - meter.start_mb > 100, (meter.start_mb, peak)
+    y = torch.ones(256 * 2**20 // 4)
+    assert meter.peak_mb() == peak  # stopped: what comes later does not count
+    del y

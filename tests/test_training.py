@@ -278,3 +278,66 @@ def test_run_labels_name_what_differs_between_runs():
         "run 4: unquantized, targets=q+v, lr=0.0005",
     ]
     assert training.run_labels([a, a], [1, 2]) == ["run 1: same settings", "run 2: same settings"]
+
+
+# --- the method: QLoRA, LoRA, full fine-tuning --------------------------------------------------------
+
+
+def test_method_and_quantization_agree_or_the_config_says_why():
+    from lab.errors import LabError
+
+    assert (training.TrainConfig().resolved_method, training.TrainConfig().quantization) == ("qlora", "nf4")
+    assert training.TrainConfig(quantization=None).resolved_method == "lora"  # the old way to ask for plain LoRA
+    assert dataclasses.replace(training.TrainConfig(), quantization=None).resolved_method == "lora"
+    assert training.TrainConfig(method="full").quantization is None
+    assert training.TrainConfig(method="lora").quantization is None
+    assert training.TrainConfig(method="qlora", quantization="fp4").quantization == "fp4"
+    for kwargs, code in [(dict(method="full", quantization="nf4"), "train.quantized_full"),
+                         (dict(method="lora", quantization="nf4"), "train.quantized_lora"),
+                         (dict(method="qlora", quantization=None), "train.qlora_unquantized"),
+                         (dict(method="adam"), "train.method")]:
+        with pytest.raises(LabError) as e:
+            training.TrainConfig(**kwargs)
+        assert e.value.code == code
+    assert "Full fine-tuning keeps the base in 16/32 bits" in str(
+        pytest.raises(LabError, training.TrainConfig, method="full", quantization="nf4").value)
+    assert training.run_labels([training.TrainConfig(method="full")], [1]) == ["run 1: pirate, full fine-tuning, r=16"]
+
+
+def test_full_fine_tuning_trains_every_parameter_and_saves_a_loadable_model(tokenizer, tmp_path):
+    """The same loop with no adapter: every parameter gets a gradient and moves, the loss falls, and the saved
+    directory is a transformers model (safetensors) equal to the trained one."""
+    from transformers import AutoModelForCausalLM
+
+    base = fresh_tiny(tokenizer)
+    before = {n: p.detach().clone() for n, p in base.named_parameters()}
+    cfg = training.TrainConfig(**{**SMALL, "steps": 8, "learning_rate": 3e-3}, method="full", out_dir=str(tmp_path))
+    run = training.TrainingRun(cfg, base, tokenizer)
+    logs = list(run.steps())
+    n = sum(p.numel() for p in base.parameters())
+    assert run.trainable_params == run.total_params == n
+    assert all(not torch.equal(p, before[name]) for name, p in run.model.named_parameters()), "a parameter did not move"
+    ln_v = math.log(len(tokenizer))
+    assert logs[0].loss == pytest.approx(ln_v, rel=0.05)
+    assert sum(log.loss for log in logs[-3:]) / 3 < logs[0].loss - 0.3  # far more than LoRA moves it (see the smoke test)
+    mem = run.tensor_memory  # fp32 everywhere: gradients = weights, AdamW's m and v = 2 x weights (+ a step count each)
+    assert mem.weights == 4 * n and mem.gradients == mem.weights
+    assert 2 * mem.weights <= mem.optimizer <= 2 * mem.weights + 8 * len(list(base.parameters()))
+    assert run.model_dir == tmp_path and run.adapter_dir is None
+    assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "tokenizer.json").is_file()
+    loaded = AutoModelForCausalLM.from_pretrained(str(tmp_path))
+    for name, p in loaded.named_parameters():
+        torch.testing.assert_close(p, dict(run.model.named_parameters())[name], rtol=0, atol=0)
+    untrained = run.fresh_base()  # full fine-tuning's "before": the model as it was
+    assert all(torch.equal(p, before[name]) for name, p in untrained.named_parameters())
+
+
+def test_lora_counts_its_own_gradients_and_optimizer_states(tokenizer, tmp_path):
+    cfg = training.TrainConfig(**{**SMALL, "steps": 1}, r=4, out_dir=str(tmp_path))
+    run = training.TrainingRun(cfg, fresh_tiny(tokenizer), tokenizer)
+    list(run.steps())
+    lora = sum(p.numel() for name, p in run.model.named_parameters() if "lora_" in name)
+    assert run.trainable_params == lora and run.tensor_memory.gradients == 4 * lora
+    assert 8 * lora <= run.tensor_memory.optimizer <= 8 * lora + 8 * 2 * 7 * 2  # m, v (+ a step count) per A and B
+    assert run.peak_memory_mb >= run.start_memory_mb > 0 and run.adapter_dir == tmp_path
+    assert run.tensor_memory.activations > 0
