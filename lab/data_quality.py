@@ -92,7 +92,7 @@ class Filters:
             raise LabError("quality.style", "Unknown style {style!r}; choose one of {choices}.",
                            style=self.style, choices=", ".join(STYLES))
         if not 0 < self.near_duplicate <= 1:
-            raise LabError("quality.near_duplicate", "The near-duplicate threshold must be in (0, 1], not {value}.",
+            raise LabError("quality.bad_threshold", "The near-duplicate threshold must be in (0, 1], not {value}.",
                            value=self.near_duplicate)
 
 

@@ -91,7 +91,7 @@ def test_dedupe_keeps_the_first_and_names_it():
 
 def test_filters_refuse_bad_settings_with_a_code():
     for kwargs, code in [({"min_words": 9, "max_words": 3}, "quality.word_bounds"), ({"style": "klingon"}, "quality.style"),
-                         ({"near_duplicate": 0}, "quality.near_duplicate")]:
+                         ({"near_duplicate": 0}, "quality.bad_threshold")]:
         with pytest.raises(LabError) as e:
             Q.Filters(**kwargs)
         assert e.value.code == code
