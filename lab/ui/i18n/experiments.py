@@ -104,3 +104,110 @@ nói, các câu bên dưới bảng sẽ nói rõ như vậy, và giải thích 
     "exp.status.stopping": ("**Stopping** the experiment after the current step…",
                             "**Đang dừng** thí nghiệm sau bước hiện tại…"),
 }
+
+ERRORS = {
+    # lab.experiments: titles, claims and refusals
+    "experiment.peft.title": "Tinh chỉnh toàn bộ, LoRA và QLoRA",
+    "experiment.peft.claim": (
+        "Tinh chỉnh toàn bộ phải giữ trọng số, gradient và hai trạng thái AdamW cho mọi tham số; LoRA chỉ "
+        "huấn luyện một phần nhỏ trong số đó, còn QLoRA lưu thêm mô hình gốc bị đóng băng ở 4 bit, nên chúng "
+        "cần ít bộ nhớ hơn nhiều, ít quên kiến thức cũ hơn, và chỉ phải chia sẻ một adapter vài MB thay vì cả "
+        "mô hình, với chất lượng tương đương."),
+    "experiment.rank.title": "Hạng của LoRA",
+    "experiment.rank.claim": (
+        "Cập nhật mà một lần tinh chỉnh cần có hạng thấp: ΔW = (alpha/r)·B·A với r nhỏ học được gần như tốt "
+        "bằng r lớn, với số tham số huấn luyện được ở mỗi lớp ít hơn d / r lần."),
+    "experiment.masking.title": "Che loss",
+    "experiment.masking.claim": (
+        "SFT chỉ tính loss trên câu trả lời: huấn luyện cả trên câu hỏi sẽ dồn loss vào phần văn bản mà mô "
+        "hình không bao giờ phải viết, và dạy nó viết câu hỏi."),
+    "experiment.unknown": "Không có thí nghiệm {name!r}; hãy chọn {choices}.",
+    "experiment.dataset": "Các thí nghiệm cần một bộ dữ liệu có điểm hành vi: {choices}; không phải {value!r}.",
+    "experiment.method": "Thí nghiệm hạng và che loss huấn luyện bằng lora hoặc qlora, không phải {value!r}.",
+    "experiment.number": "{name} phải là một số từ {lo:g} đến {hi:g}, không phải {value!r}.",
+    "experiment.whole_number": "{name} phải là số nguyên từ {lo:,} đến {hi:,}, không phải {value!r}.",
+    "experiment.ranks": "Hãy cho từ 1 đến {most} hạng khác nhau, không phải {ranks}.",
+    "experiment.svd_module": "{value!r} không phải tên một mô-đun (chỉ gồm chữ, số và _).",
+    "experiment.svd_module_missing": "Mô hình không có lớp LoRA nào tên {module}.",
+    "experiment.svd_layer_missing": "Không có lớp {layer} nào mang LoRA {module}; các lớp đánh số từ 0 đến {last}.",
+    # lab.experiments.conclusions: what the numbers show
+    "experiment.peft.memory": (
+        "Huấn luyện tốn {full:,.0f} MB với tinh chỉnh toàn bộ, {lora:,.0f} MB với LoRA và {qlora:,.0f} MB với "
+        "QLoRA (đỉnh bộ nhớ tính trên mức của tiến trình trước khi nạp mô hình), đúng như bài giảng nói: tinh "
+        "chỉnh toàn bộ còn giữ thêm {states:,.0f} MB gradient và trạng thái AdamW cho cả {n:,} tham số, LoRA "
+        "chỉ cho {share:.1%} trong số đó, còn QLoRA giữ trọng số bị đóng băng ở 4 bit ({qw:,.0f} MB thay vì "
+        "{lw:,.0f} MB)."),
+    "experiment.peft.memory_unordered": (
+        "Bộ nhớ huấn luyện không giảm theo thứ tự bài giảng nói (tinh chỉnh toàn bộ {full:,.0f} MB, LoRA "
+        "{lora:,.0f} MB, QLoRA {qlora:,.0f} MB): với mô hình 135 triệu tham số, trọng số bị đóng băng nhỏ "
+        "({lw:,.0f} MB cho mô hình gốc của LoRA, {qw:,.0f} MB ở 4 bit) so với giá trị kích hoạt của một bước, "
+        "nên các tensor tạm của một bước (QLoRA giải lượng tử từng trọng số khi nhân) có thể lấn át phần chênh "
+        "lệch đó."),
+    "experiment.peft.quality_close": (
+        "Điểm hành vi gần nhau (toàn bộ {full:.0%}, LoRA {lora:.0%}, QLoRA {qlora:.0%} trên {prompts} câu hỏi "
+        "chưa từng thấy): huấn luyện {share:.2%} số tham số đã dạy được hành vi gần như tốt bằng huấn luyện tất "
+        "cả."),
+    "experiment.peft.quality_apart": (
+        "Điểm hành vi khác nhau (toàn bộ {full:.0%}, LoRA {lora:.0%}, QLoRA {qlora:.0%}; thấp nhất: {worst}): "
+        "sau {steps} bước trên một bộ dữ liệu nhỏ, mỗi phương pháp một tốc độ học, kết quả này nói về các thiết "
+        "lập đó nhiều hơn là về bản thân các phương pháp — \"chất lượng tương đương\" trong bài giảng là cho "
+        "các lượt đã được tinh chỉnh kỹ."),
+    "experiment.peft.forgetting_little": (
+        "Không phương pháp nào quên nhiều ở đây (câu kiểm tra bị mất: toàn bộ {f_full:.0%}, LoRA {f_lora:.0%}, "
+        "QLoRA {f_qlora:.0%}; thay đổi loss trên văn bản chung: {d_full:+.2f}, {d_lora:+.2f}, {d_qlora:+.2f} "
+        "nats/token): {steps} bước ở các tốc độ học này hầu như không làm mô hình dịch chuyển; khẳng định của "
+        "bài giảng là về huấn luyện dài, khi mọi trọng số đều trôi đi."),
+    "experiment.peft.forgetting_more": (
+        "Tinh chỉnh toàn bộ làm xáo trộn nhiều hơn những gì mô hình đã biết: nó mất {f_full:.0%} trong {probes} "
+        "câu kiểm tra mà mô hình từng trả lời đúng, và loss trên văn bản chung đổi {d_full:+.2f} nats/token, so "
+        "với {f_lora:.0%} và {d_lora:+.2f} của LoRA, {f_qlora:.0%} và {d_qlora:+.2f} của QLoRA."),
+    "experiment.peft.forgetting_adapters_too": (
+        "Ở đây các adapter quên nhiều bằng hoặc hơn tinh chỉnh toàn bộ (câu kiểm tra bị mất: toàn bộ "
+        "{f_full:.0%}, LoRA {f_lora:.0%}, QLoRA {f_qlora:.0%}; thay đổi loss trên văn bản chung: {d_full:+.2f}, "
+        "{d_lora:+.2f}, {d_qlora:+.2f} nats/token): với tốc độ học gấp {ratio:g} lần của tinh chỉnh toàn bộ, "
+        "trên mọi lớp tuyến tính, {steps} bước LoRA đã thay đổi câu trả lời nhiều như vậy. LoRA quên ít hơn khi "
+        "cùng chất lượng và cùng ngân sách học; lượt chạy này không cho thấy điều đó."),
+    "experiment.rank.params": (
+        "Số tham số huấn luyện được tăng tỉ lệ với r: {p_lo:,} ở r = {r_lo} và {p_hi:,} ở r = {r_hi} "
+        "({share_hi:.2%} mô hình)."),
+    "experiment.rank.low_enough": (
+        "Hạng {r_lo} đã đạt điểm hành vi {s_lo:.0%} (tốt nhất: {s_best:.0%} ở r = {r_best}): thay đổi mà hành vi "
+        "này cần có hạng thấp, đúng như LoRA giả định."),
+    "experiment.rank.higher_helped": (
+        "Ở đây hạng cao hơn đã giúp ích: {s_lo:.0%} ở r = {r_lo} so với {s_best:.0%} ở r = {r_best}. Chỉ với "
+        "{steps} bước, hạng nhỏ có ít tham số để dịch chuyển ở mỗi bước hơn; khẳng định của bài giảng là về "
+        "điểm mà huấn luyện đạt tới, không phải tốc độ đạt tới."),
+    "experiment.masking.share": (
+        "Huấn luyện chỉ trên câu trả lời đặt loss lên {c:.0%} số token nó đọc; huấn luyện trên mọi token đặt "
+        "lên {n:.0%}, cả các câu hỏi. Loss huấn luyện của chúng ({lc:.2f} và {ln:.2f}) không so sánh được: mỗi "
+        "con số là trung bình trên những token khác nhau."),
+    "experiment.masking.sample.both_turns": (
+        "cả hai mô hình đều viết tiếp sau câu trả lời sang một lượt user mới, như mô hình gốc trò chuyện này "
+        "vẫn làm khi không có gì dừng nó ở <|im_end|>"),
+    "experiment.masking.sample.completion_turn": (
+        "mô hình chỉ học trên câu trả lời đã viết tiếp sang một lượt user mới (như mô hình gốc vẫn làm), mô "
+        "hình kia thì không"),
+    "experiment.masking.sample.neither": "không mô hình nào viết tiếp quá cuối câu trả lời",
+    "experiment.masking.sample.none_no_end": "mô hình học trên mọi token không kết thúc câu trả lời trong {tokens} token",
+    "experiment.masking.sample.none_turn": (
+        "chỉ mô hình học trên mọi token viết tiếp sau câu trả lời sang một lượt user mới (<|im_start|>user)"),
+    # lab.data_quality and lab.synthetic: why a row is dropped
+    "quality.too_short": "câu trả lời quá ngắn: {words} từ, ít hơn {min_words}",
+    "quality.too_long": "câu trả lời quá dài: {words} từ, nhiều hơn {max_words}",
+    "quality.truncated": "câu trả lời bị cắt giữa câu: “…{tail}”",
+    "quality.repetitive": "câu trả lời lặp lại chính nó ({why})",
+    "quality.off_style": "câu trả lời không theo phong cách của bộ dữ liệu ({style})",
+    "quality.off_topic": "câu trả lời không có từ nội dung nào chung với câu hỏi",
+    "quality.wrong_arithmetic": "{expression} bằng {result}, nhưng câu trả lời không nói vậy",
+    "quality.duplicate": "trùng hoàn toàn với dòng {row}",
+    "quality.near_duplicate": "gần trùng với dòng {row} ({similarity:.0%} số từ giống nhau)",
+    "quality.bad_threshold": "Ngưỡng gần trùng phải nằm trong (0, 1], không phải {value}.",
+    "quality.style": "Không có phong cách {style!r}; hãy chọn một trong: {choices}.",
+    "quality.word_bounds": "Giới hạn số từ phải là số nguyên với 0 <= min <= max (nhận được {min_words} và {max_words}).",
+    "synthetic.caveat": (
+        "Dữ liệu do chính một mô hình 135 triệu tham số viết dạy nó rất ít: nó chỉ nói lại điều nó đã làm, "
+        "thường là sai, và các bộ lọc chỉ kiểm tra hình thức, không kiểm tra sự thật. 52 nghìn cặp của Alpaca "
+        "đến từ một mô hình 175B dạy một mô hình 7B."),
+    "synthetic.copies_seed": "lặp lại tác vụ mẫu {seed} ({similarity:.0%} số từ giống nhau)",
+    "synthetic.unparsed": "không có cặp “Instruction: … Response: …” nào trong văn bản",
+}

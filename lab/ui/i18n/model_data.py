@@ -155,6 +155,16 @@ thấy.
 }
 
 ERRORS = {
+    "data.pirate_curated.title": "Trợ lý cướp biển, bản tuyển chọn (40 dòng)",
+    "data.pirate_curated.description": "40 dòng cướp biển đã kiểm tra bằng tay: câu trả lời nào cũng đúng, đủ, đúng chủ đề và đúng phong cách.",
+    "data.pirate_noisy.title": "Trợ lý cướp biển, bản nhiễu (200 dòng)",
+    "data.pirate_noisy.description": (
+        "40 dòng tuyển chọn cộng 160 dòng thuộc những kiểu mà dữ liệu thu thập thường có: trùng, gần trùng, "
+        "trả lời bằng tiếng Anh thường, bị cắt, quá ngắn, quá dài, lặp vòng, lạc đề và trả lời sai."),
+    "data.multitask.title": "Chỉ dẫn đa tác vụ, một định dạng",
+    "data.multitask.description": (
+        'Mười loại tác vụ (tóm tắt, dịch, viết code, giải toán, ...); câu trả lời nào cũng mở đầu bằng "[OK]". '
+        "Hai loại tác vụ (phân loại, làm thơ) chỉ có trong tập eval."),
     # field names (lab.checks.field)
     "field.your_message": "Tin nhắn của bạn",
     "field.model": "Mô hình",

@@ -216,6 +216,11 @@ luyện và 25 giây đánh giá (đo trên một máy 2 nhân đang rảnh)."""
 }
 
 ERRORS = {
+    "train.method": "method phải là qlora, lora hoặc full, không phải {value!r}.",
+    "train.qlora_unquantized": (
+        "QLoRA huấn luyện LoRA trên mô hình gốc 4 bit: hãy đặt quantization là nf4 hoặc fp4 (hoặc auto), "
+        "hoặc chọn method lora."),
+    "export.full": "Bản xuất viết một script LoRA hoặc QLoRA; tinh chỉnh toàn bộ không được xuất.",
     # the tab's own sentences (lab.ui.training.Settings)
     "train.error.fill_in": "Hãy điền tốc độ học và seed.",
     "train.error.targets_list": "Các lớp được gắn LoRA phải là một danh sách tên mô-đun, ví dụ ['q_proj', 'v_proj'].",
