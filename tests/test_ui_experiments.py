@@ -1,0 +1,121 @@
+"""The Experiments tab's training-experiments panel: its handlers on results dicts, both languages, and a
+real masking experiment in the browser."""
+
+from __future__ import annotations
+
+import re
+
+import gradio as gr
+import pytest
+from conftest import screenshot
+
+from lab.ui import experiments as ui
+from lab.ui import experiments_view as view
+
+
+def _row(name, method, r, **extra):
+    row = {"name": name, "method": method, "r": r, "alpha": None if r is None else 2.0 * r, "masking": "completion",
+           "trainable_params": 134_515_008 if method == "full" else 4_884_480, "total_params": 134_515_008,
+           "trainable_share": 1.0 if method == "full" else 4_884_480 / 134_515_008, "training_memory_mb": 2971.9,
+           "memory": {"weights_mb": 513.1, "gradients_mb": 513.1, "optimizer_mb": 1026.3, "activations_mb": 731.6},
+           "tokens_per_s": 98.3, "final_loss": 1.234, "losses": [3.1, 2.0, 1.234], "behaviour_before": 0.0,
+           "behaviour_score": 0.75, "probes": 48, "probe_accuracy_before": 1.0, "probe_accuracy_after": 0.875,
+           "general_loss_change": 0.021, "saved_mb": 516.5 if method == "full" else 18.7,
+           "trained_tokens_share": 0.6}
+    row.update(extra)
+    return row
+
+
+PEFT = {"experiment": "peft", "settings": {"steps": 3}, "seconds": 301.0,
+        "conditions": [_row("full", "full", None), _row("lora", "lora", 16), _row("qlora", "qlora", 16)],
+        "conclusions": [{"code": "experiment.peft.quality_close", "text": "The behaviour scores are close (full 75%, "
+                         "LoRA 75%, QLoRA 75% of 16 held-out prompts): training 3.63% of the parameters taught the "
+                         "behaviour about as well as training all of them.",
+                         "params": {"full": 0.75, "lora": 0.75, "qlora": 0.75, "prompts": 16, "steps": 3,
+                                    "share": 0.0363}}]}
+
+
+def _numbers(text) -> list[str]:
+    return re.findall(r"\d[\d,.]*", str(text))
+
+
+def test_the_table_has_a_row_per_condition_with_its_measurements():
+    table = view.table(PEFT, "en")
+    assert list(table.iloc[:, 0]) == ["Full fine-tuning", "LoRA (r = 16)", "QLoRA (r = 16, NF4)"]
+    assert table.iloc[0, 1] == "134,515,008 (100.00 %)" and table.iloc[1, 1] == "4,884,480 (3.63 %)"
+    assert "2,972 MB" == table.iloc[0, 2] and "42 → 48" not in table.iloc[0, 7]
+    assert table.iloc[0, 7] == "48 → 42 / 48" and table.iloc[0, 8] == "+0.021"
+    assert "whole model" in table.iloc[0, 9] and "adapter" in table.iloc[1, 9]
+
+
+def test_everything_shown_is_re_rendered_in_vietnamese_with_the_same_numbers():
+    state = {"name": "peft", "results": PEFT, "recorded": False, "live": None}
+    en, vi = ui.rerender("en", state), ui.rerender("vi", state)
+    claim_en, status_en, _, table_en, conclusions_en, _, _ = en
+    claim_vi, status_vi, fig_vi, table_vi, conclusions_vi, _, _ = vi
+    assert "Bài giảng khẳng định" in claim_vi and "lecture's claim" in claim_en
+    assert "Xong" in status_vi and _numbers(status_vi) == _numbers(status_en)
+    assert table_vi.values.tolist() != table_en.values.tolist()
+    assert [_numbers(c) for c in table_vi.values.ravel()] == [_numbers(c) for c in table_en.values.ravel()]
+    assert "Điểm hành vi gần nhau" in conclusions_vi and _numbers(conclusions_vi)[:4] == _numbers(conclusions_en)[:4]
+    assert fig_vi.axes[0].get_title() == "Loss huấn luyện của từng lượt"
+    assert ui.rerender("vi", None) == (gr.skip(),) * 7  # nothing chosen yet
+
+
+def test_live_status_shows_the_condition_progress_and_eta():
+    live = {"index": 1, "total": 3, "started": 0.0, "condition_started": 100.0, "curve": [(1, 2.5), (2, 2.0)],
+            "log": {"step": 2, "steps": 4, "loss": 2.0}, "evaluating": None,
+            "row": {"name": "lora", "method": "lora", "r": 16}}
+    ui._progress(live, [100.0], 150.0)
+    assert live["fraction"] == pytest.approx((1 + 0.7 * 0.5) / 3)
+    assert live["eta"] == pytest.approx(100.0 * 0.65 + 100.0)
+    state = {"name": "peft", "results": {"experiment": "peft", "conditions": [PEFT["conditions"][0]]}, "live": live}
+    text = view.status(state, "en")
+    assert "Condition 2 of 3: LoRA (r = 16)" in text and "step 2 / 4" in text and "45 %" in text
+    assert "Lượt 2 / 3" in view.status(state, "vi")
+    fig = view.curves_figure(state["results"], live, "en")
+    assert len(fig.axes[0].get_lines()) == 2  # the finished condition and the running one
+
+
+def test_rank_spectrum_and_masking_samples():
+    svd = {"module": "model.layers.15.self_attn.q_proj", "r": 4, "nonzero": 4, "directions_90": 2,
+           "singular_values": [3.0, 1.0, 0.5, 0.1]}
+    rank = {"experiment": "rank", "conditions": [_row("r4", "lora", 4, svd=svd)]}
+    assert view.table(rank, "en").iloc[0, -1] == "4 of r = 4 (90 % of the energy in 2)"
+    fig = view.spectrum_figure(rank, "vi")
+    assert fig is not None and "giá trị kỳ dị" in fig.axes[0].get_ylabel()
+    sample = {"prompt": "Why?", "text": "Arr!<|im_end|>\n<|im_start|>user\nAnd", "ended_reply": True,
+              "turns_after_reply": ["user"]}
+    masking = {"experiment": "masking", "conditions": [_row("none", "lora", 16, masking="none", sample=sample)]}
+    assert view.table(masking, "en").iloc[0, 0] == "loss on every token"
+    assert view.table(masking, "en").iloc[0, -1] == "opens a new turn: user"
+    assert "<|im_start|>user" in view.samples_text(masking, "en")
+
+
+def test_select_shows_the_claim_the_options_and_a_recorded_result_when_there_is_one():
+    claim, steps, method, alpha, state, status, *_ = ui.select("rank", "vi")
+    assert "Hạng của LoRA" in claim and steps["value"] == ui.experiments.experiment("rank").default_steps
+    assert method["visible"] and alpha["visible"]
+    if state["recorded"]:
+        assert "Kết quả đã ghi lại" in status
+    with pytest.raises(gr.Error, match="Không có thí nghiệm"):
+        ui.select("nope", "vi")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_masking_experiment_with_two_steps_in_the_browser(page):
+    page.get_by_role("tab", name="Experiments").click()
+    page.locator("#exp-name").get_by_text("Loss masking").click()
+    page.locator("#exp-claim").get_by_text("Loss masking").wait_for()
+    steps = page.locator("#exp-steps input")
+    steps.fill("2")
+    page.locator("#exp-run").click()
+    page.locator("#exp-status").get_by_text(re.compile("Condition 1 of 2")).wait_for(timeout=300_000)
+    page.wait_for_function("() => document.querySelector('#exp-status').innerText.includes('Finished')",
+                           timeout=900_000)
+    table = page.locator("#exp-table").inner_text()
+    assert "loss on the reply only" in table and "loss on every token" in table
+    assert "What the numbers show" in page.locator("#exp-conclusions").inner_text()
+    page.locator("#exp-samples").get_by_text("<|im_start|>").first.wait_for()
+    screenshot(page, "experiments_masking")
