@@ -18,13 +18,20 @@ through the template's format spec).
 from __future__ import annotations
 
 
-class Msg:
-    """A translatable phrase: ``code``, its English template and the params that fill it."""
+class Msg(str):
+    """A translatable phrase: ``code``, its English template and the params that fill it.
 
-    __slots__ = ("code", "english", "params")
+    It *is* its English text (a ``str``), so headless code compares, joins and prints it as any string,
+    while the app finds its code and params to say it in another language."""
 
-    def __init__(self, code: str, english: str, **params):
-        self.code, self.english, self.params = code, english, params
+    def __new__(cls, code: str, english: str, /, **params):
+        filled = {k: str(v) if isinstance(v, Msg) else v for k, v in params.items()}
+        obj = super().__new__(cls, english.format(**filled))
+        obj.code, obj.english, obj.params = code, english, params
+        return obj
+
+    def __reduce__(self):  # copy, deepcopy and pickle rebuild it from its parts
+        return (_rebuild, (self.code, self.english, self.params))
 
     def render(self, template: str | None = None, translate=None) -> str:
         """The phrase filled in: ``template`` (a translation) or the English one; nested phrases through
@@ -33,17 +40,18 @@ class Msg:
                   for k, v in self.params.items()}
         return (template or self.english).format(**params)
 
-    def __str__(self) -> str:
-        return self.render()
-
     def __repr__(self) -> str:
         return f"Msg({self.code!r}, {str(self)!r})"
+
+
+def _rebuild(code: str, english: str, params: dict) -> Msg:
+    return Msg(code, english, **params)
 
 
 class LabError(ValueError):
     """A value the user gave cannot be used: one plain sentence (English) with a code and params."""
 
-    def __init__(self, code: str, english: str, **params):
+    def __init__(self, code: str, english: str, /, **params):
         self.msg = Msg(code, english, **params)
         super().__init__(str(self.msg))
 

@@ -66,6 +66,7 @@ from pathlib import Path
 import torch
 
 from lab import chat, models
+from lab.errors import Msg
 
 DATA_DIR = Path(__file__).resolve().parent / "datasets"
 PROBES_FILE = DATA_DIR / "probes.jsonl"
@@ -211,7 +212,7 @@ def degenerate(text: str) -> str | None:
     """
     ws = words(text)
     if not ws:
-        return "empty answer"
+        return Msg("judge.empty", "empty answer")
     best = None  # (covered words, -n, gram, count)
     for n in range(1, 7):
         found = _repeats(ws, n)
@@ -226,10 +227,10 @@ def degenerate(text: str) -> str | None:
         if best is None or cand[:2] > best[:2]:
             best = cand
     if best is not None:
-        return f"repetition: '{' '.join(best[2])}' ×{best[3]}"
+        return Msg("judge.repetition", "repetition: '{gram}' ×{k}", gram=" ".join(best[2]), k=best[3])
     share = len(set(ws)) / len(ws)
     if len(ws) >= MIN_WORDS_FOR_DISTINCT and share < MIN_DISTINCT_SHARE:
-        return f"too few distinct words ({100 * share:.0f} %)"
+        return Msg("judge.few_words", "too few distinct words ({pct:.0f} %)", pct=100 * share)
     return None
 
 
@@ -284,7 +285,7 @@ def _content_checks(text: str, prompt: str, reference: str | None, reasons: list
         reasons.append(why)
         ok = False
     if not addresses(text, prompt, reference):
-        reasons.append("does not address the prompt")
+        reasons.append(Msg("judge.off_prompt", "does not address the prompt"))
         ok = False
     return ok
 
@@ -292,10 +293,11 @@ def _content_checks(text: str, prompt: str, reference: str | None, reasons: list
 def judge_pirate(prompt: str, answer: str, reference: str | None = None) -> Verdict:
     """Pirate speak (two distinct markers), not degenerate, and about the prompt (module docstring)."""
     found = pirate_markers(answer)
-    reasons = [f"pirate markers: {', '.join(sorted(found))}" if found else "no pirate markers"]
+    reasons = [Msg("judge.markers", "pirate markers: {found}", found=", ".join(sorted(found))) if found
+               else Msg("judge.no_markers", "no pirate markers")]
     style = len(found) >= 2
     if found and not style:
-        reasons[0] = f"only one pirate marker ({next(iter(found))})"
+        reasons[0] = Msg("judge.one_marker", "only one pirate marker ({marker})", marker=next(iter(found)))
     ok = _content_checks(answer, prompt, reference, reasons)
     return Verdict(style and ok, reasons)
 
@@ -304,16 +306,16 @@ def judge_json(prompt: str, answer: str, reference: str | None = None) -> Verdic
     """The JSON shape; then its ``"answer"`` field is checked like any answer (not degenerate, on topic)."""
     obj = json_answer(answer)
     if obj is None:
-        return Verdict(False, ['not {"answer": ..., "confidence": 0-1} JSON'])
-    reasons = [f"JSON shape (confidence {obj['confidence']:g})"]
+        return Verdict(False, [Msg("judge.not_json", 'not {{"answer": ..., "confidence": 0-1}} JSON')])
+    reasons = [Msg("judge.json_shape", "JSON shape (confidence {c:g})", c=obj["confidence"])]
     ref = json_answer(reference) if reference else None
     ok = _content_checks(obj["answer"], prompt, ref["answer"] if ref else reference, reasons)
     return Verdict(ok, reasons)
 
 
 SCORERS = {
-    "pirate": ("answers in pirate speak that answer the prompt", judge_pirate),
-    "json": ('answers as {"answer": ..., "confidence": ...} that answer the prompt', judge_json),
+    "pirate": (Msg("judge.pirate", "answers in pirate speak that answer the prompt"), judge_pirate),
+    "json": (Msg("judge.json", 'answers as {{"answer": ..., "confidence": ...}} that answer the prompt'), judge_json),
 }
 
 
@@ -429,10 +431,12 @@ def check_probe(probe: Probe, answer: str) -> Verdict:
         allowed = {normalize(a) for a in probe.answers} | numbers(probe.question)
         rivals += sorted(numbers(answer) - allowed, key=float)
     if not found:
-        return Verdict(False, [f"no {probe.answers[0]!r}"] + ([f"says {', '.join(rivals)}"] if rivals else []))
+        return Verdict(False, [Msg("probe.missing", "no {answer!r}", answer=probe.answers[0])]
+                       + ([Msg("probe.says", "says {what}", what=", ".join(rivals))] if rivals else []))
     if rivals:
-        return Verdict(False, [f"{found[0]!r} but also {', '.join(rivals)}"])
-    return Verdict(True, [f"says {found[0]!r}"])
+        return Verdict(False, [Msg("probe.but_also", "{found!r} but also {rivals}", found=found[0],
+                                   rivals=", ".join(rivals))])
+    return Verdict(True, [Msg("probe.says", "says {what}", what=repr(found[0]))])
 
 
 def is_correct(answer: str, accepted, wrong=(), question: str = "") -> bool:
@@ -646,7 +650,7 @@ def score(dataset: str, prompts, references, answers, probe_answers=(), general_
     probe_answers = list(probe_answers)
     probes = probes[: len(probe_answers)]
     return Evaluation(list(prompts), list(references), list(answers), verdicts,
-                      scorer[0] if scorer else "no behaviour score for an uploaded dataset",
+                      scorer[0] if scorer else Msg("judge.none", "no behaviour score for an uploaded dataset"),
                       [p.question for p in probes], probe_answers,
                       [check_probe(p, a) for p, a in zip(probes, probe_answers)], general_loss)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 
 from lab import data_quality, evaluation
+from lab.errors import Msg
 
 TAG = "[OK]"
 
@@ -57,15 +58,15 @@ def after_tag(text: str) -> str:
 def judge_multitask(prompt: str, answer: str, reference: str | None = None) -> evaluation.Verdict:
     """The tag first, then a body that is not degenerate and addresses the prompt (module docstring)."""
     if not has_tag(answer):
-        return evaluation.Verdict(False, [f"does not open with {TAG}"])
+        return evaluation.Verdict(False, [Msg("judge.no_tag", "does not open with {tag}", tag=TAG)])
     body = after_tag(answer)
-    reasons, ok = [f"opens with {TAG}"], True
+    reasons, ok = [Msg("judge.tag", "opens with {tag}", tag=TAG)], True
     why = data_quality.loop(body)
     if why:
         reasons.append(why)
         ok = False
     if not evaluation.addresses(body, prompt, after_tag(reference) if reference else None):
-        reasons.append("does not address the prompt")
+        reasons.append(Msg("judge.off_prompt", "does not address the prompt"))
         ok = False
     return evaluation.Verdict(ok, reasons)
 

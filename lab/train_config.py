@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from lab import masking
-from lab.errors import LabError
+from lab.errors import LabError, Msg
 
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 QUANTIZATIONS = ("nf4", "fp4", None)
@@ -153,31 +153,43 @@ def lr_at(step: int, config: TrainConfig, min_lr_rate: float = 0.1) -> float:
 
 #: What a run's label names, in this order: (field, how it reads).
 _LABEL_FIELDS = (
-    ("dataset", lambda c: c.dataset if c.dataset in ("pirate", "json") else "upload"),
-    ("quantization", lambda c: "full fine-tuning" if c.resolved_method == "full"
-                               else c.quantization.upper() if c.quantization else "unquantized"),
+    ("dataset", lambda c: c.dataset if c.dataset in ("pirate", "json") else Msg("train.label.upload", "upload")),
+    ("quantization", lambda c: Msg("train.label.full", "full fine-tuning") if c.resolved_method == "full"
+                               else c.quantization.upper() if c.quantization else Msg("train.label.unquantized",
+                                                                                       "unquantized")),
     ("r", lambda c: f"r={c.r}"),
     ("alpha", lambda c: f"α={c.alpha:g}"),
     ("dropout", lambda c: f"dropout={c.dropout:g}"),
     ("target_modules", lambda c: "targets=" + "+".join(m.removesuffix("_proj") for m in c.target_modules)),
     ("learning_rate", lambda c: f"lr={c.learning_rate:g}"),
-    ("steps", lambda c: f"{c.steps} steps"),
-    ("batch_size", lambda c: f"batch {c.batch_size}"),
-    ("max_seq_len", lambda c: f"max length {c.max_seq_len}"),
-    ("masking", lambda c: f"{c.masking} masking"),
-    ("seed", lambda c: f"seed {c.seed}"),
+    ("steps", lambda c: Msg("train.label.steps", "{n} steps", n=c.steps)),
+    ("batch_size", lambda c: Msg("train.label.batch", "batch {n}", n=c.batch_size)),
+    ("max_seq_len", lambda c: Msg("train.label.max_len", "max length {n}", n=c.max_seq_len)),
+    ("masking", lambda c: Msg("train.label.masking", "{mode} masking", mode=c.masking)),
+    ("seed", lambda c: Msg("train.label.seed", "seed {n}", n=c.seed)),
 )
+
+
+def _label(n: int, parts) -> Msg:
+    """"run 2: r=64, 3 steps" as a phrase whose parts are phrases too (a part may be plain text)."""
+    parts = list(parts)
+    names = [f"p{i}" for i in range(len(parts))]
+    return Msg("train.label.run", "run {n}: {parts}", n=n,
+               parts=Msg("train.label.parts." + str(len(parts)), ", ".join("{" + k + "}" for k in names),
+                         **dict(zip(names, parts))))
 
 
 def run_labels(configs, numbers) -> list[str]:
     """Legend labels that name what differs between the runs ("run 2: r=64").
 
     A run on its own reads "run 1: pirate, NF4, r=16"; runs side by side name only the settings in
-    which they differ (every differing setting), or "same settings" when none does."""
+    which they differ (every differing setting), or "same settings" when none does. Each label is a
+    phrase (:class:`lab.errors.Msg`), so an app can say it in another language."""
     configs, numbers = list(configs), list(numbers)
     if len(configs) == 1:
         c = configs[0]
-        return [f"run {numbers[0]}: " + ", ".join(f(c) for name, f in _LABEL_FIELDS[:3])]
-    differing = [(name, f) for name, f in _LABEL_FIELDS if len({f(c) for c in configs}) > 1]
-    return [f"run {n}: " + (", ".join(f(c) for _, f in differing) if differing else "same settings")
+        return [_label(numbers[0], [f(c) for name, f in _LABEL_FIELDS[:3]])]
+    differing = [(name, f) for name, f in _LABEL_FIELDS if len({str(f(c)) for c in configs}) > 1]
+    return [_label(n, [f(c) for _, f in differing]) if differing
+            else Msg("train.label.same", "run {n}: same settings", n=n)
             for c, n in zip(configs, numbers)]

@@ -47,6 +47,7 @@ from pathlib import Path
 import torch
 
 from lab import masking, memory, models
+from lab.errors import LabError, LabRuntimeError, Msg, message_of
 from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
     LOGIT_CHUNK, PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention,
     packed_attention_mode, standard_attention,
@@ -113,18 +114,18 @@ class Deadline:
         self.stop, self.max_seconds = stop, max_seconds
         self.started = time.perf_counter() if started is None else started
 
-    def reason(self) -> str | None:
+    def reason(self) -> Msg | None:
         if self.stop is not None and self.stop.is_set():
-            return "Stopped by the user"
+            return Msg("train.reason.user", "Stopped by the user")
         if time.perf_counter() - self.started >= self.max_seconds:
-            return f"Stopped at the wall-clock cap of {self.max_seconds:.0f} s"
+            return Msg("train.reason.cap", "Stopped at the wall-clock cap of {s:.0f} s", s=self.max_seconds)
         return None
 
-    def check(self, while_doing: str) -> None:
+    def check(self, while_doing: Msg) -> None:
         """Raise :class:`Stopped` ("Stopped by the user while tokenizing the data.") when it is time."""
         reason = self.reason()
         if reason:
-            raise Stopped(f"{reason} while {while_doing}.")
+            raise Stopped(Msg("train.stopped_while", "{reason} while {doing}.", reason=reason, doing=while_doing))
 
 
 def label_examples(tokenizer, chats, mode: str, max_seq_len: int,
@@ -135,19 +136,20 @@ def label_examples(tokenizer, chats, mode: str, max_seq_len: int,
     out, dropped = [], 0
     for i, msgs in enumerate(chats):
         if deadline is not None and i % 64 == 0:
-            deadline.check(f"tokenizing the data ({i:,} of {len(chats):,} examples)")
+            deadline.check(Msg("train.doing.tokenizing", "tokenizing the data ({i:,} of {n:,} examples)", i=i,
+                               n=len(chats)))
         try:
             ex = masking.build_labels(tokenizer, msgs, mode, max_length=max_seq_len)
         except ValueError as e:
-            raise ValueError(f"Training example {i + 1}: {e}") from e
+            raise LabError("train.example", "Training example {i}: {why}", i=i + 1,
+                           why=message_of(e) or str(e)) from e
         if ex.n_trained == 0:
             dropped += 1
         else:
             out.append(ex)
     if not out:
-        raise ValueError(
-            f"No example has a trained token within max sequence length {max_seq_len}: raise it or pick another masking mode."
-        )
+        raise LabError("train.no_trained_token", "No example has a trained token within max sequence length "
+                       "{max_len}: raise it or pick another masking mode.", max_len=max_seq_len)
     return out, dropped
 
 
@@ -161,9 +163,8 @@ def wrap_lora(model, config: TrainConfig):
     present = {name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, torch.nn.Linear)}
     missing = [t for t in config.target_modules if t not in present]
     if missing:
-        raise ValueError(
-            f"The model has no linear layer named {', '.join(missing)}; choose among {', '.join(sorted(present))}."
-        )
+        raise LabError("train.no_layer", "The model has no linear layer named {missing}; choose among {present}.",
+                       missing=", ".join(missing), present=", ".join(sorted(present)))
     lora = LoraConfig(
         r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
         target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
@@ -188,16 +189,14 @@ def make_optimizer(params, config: TrainConfig) -> tuple[torch.optim.Optimizer, 
     if torch.cuda.is_available() and config.resolved_method == "qlora":
         import bitsandbytes as bnb
 
-        return bnb.optim.PagedAdamW8bit(params, lr=config.learning_rate, weight_decay=0.0), (
-            "Optimizer: paged 8-bit AdamW (bitsandbytes): its states live in CUDA unified memory and move to "
-            "CPU RAM if the GPU runs out."
-        )
+        return bnb.optim.PagedAdamW8bit(params, lr=config.learning_rate, weight_decay=0.0), Msg(
+            "train.note.paged", "Optimizer: paged 8-bit AdamW (bitsandbytes): its states live in CUDA unified memory "
+            "and move to CPU RAM if the GPU runs out.")
     # fused: one pass over each tensor for m, v and the update, the same arithmetic as the per-tensor loop
     # and several times faster on full fine-tuning's 134M parameters
-    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0, fused=True), (
-        "Optimizer: AdamW (fp32 states). Paged optimizers do not apply on a CPU: paging moves optimizer "
-        "states between GPU and CPU memory, and here everything already lives in CPU RAM."
-    )
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0, fused=True), Msg(
+        "train.note.adamw", "Optimizer: AdamW (fp32 states). Paged optimizers do not apply on a CPU: paging moves "
+        "optimizer states between GPU and CPU memory, and here everything already lives in CPU RAM.")
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -286,14 +285,15 @@ class TrainingRun:
         cfg = self.config
         torch.set_num_threads(cfg.threads or available_cores())
         train_ds, self.eval_chats = load_splits(cfg.dataset)
-        self.deadline.check("reading the data")
+        self.deadline.check(Msg("train.doing.reading", "reading the data"))
         if self.tokenizer is None:
             self.tokenizer = models.load_tokenizer(cfg.model)
         self.examples, dropped = label_examples(self.tokenizer, train_ds["messages"], cfg.masking, cfg.max_seq_len,
                                                 self.deadline)
-        self.deadline.check("loading the model")
+        self.deadline.check(Msg("train.doing.loading", "loading the model"))
         if dropped:
-            self.notes.append(f"{dropped} examples had no trained token within {cfg.max_seq_len} tokens and were skipped.")
+            self.notes.append(Msg("train.note.dropped", "{n} examples had no trained token within {max_len} tokens and "
+                                  "were skipped.", n=dropped, max_len=cfg.max_seq_len))
         memory.release()
         self.before_model_mb = memory.in_use_mb()  # the process without the model: Python, torch, data
         base = self._base if self._base is not None else models.load_model(cfg.model, quantization=cfg.quantization)
@@ -320,15 +320,17 @@ class TrainingRun:
         self.trainable_params, self.total_params = trainable, sum(_values(p) for p in self.model.parameters())
         matmuls = str(dtype).replace("torch.", "")
         if cfg.resolved_method == "full":
-            self.notes.append(f"{name}: full fine-tuning, all {total:,} parameters trained "
-                              f"(fp32 weights, gradients and AdamW states), matmuls in {matmuls}.")
+            self.notes.append(Msg("train.note.full", "{name}: full fine-tuning, all {total:,} parameters trained "
+                                  "(fp32 weights, gradients and AdamW states), matmuls in {matmuls}.",
+                                  name=name, total=total, matmuls=matmuls))
         else:
             stored = cfg.quantization.upper() + " (4-bit)" if _is_4bit(base) else matmuls
-            self.notes.append(
-                f"{name}: base stored in {stored}, matmuls in {matmuls}; "
-                f"{trainable:,} trainable LoRA parameters ({100 * trainable / total:.2f} % of {total:,} stored values)."
-            )
-        self.notes.append(f"{len(self.examples)} training examples, {len(self.eval_chats)} held-out eval examples.")
+            self.notes.append(Msg(
+                "train.note.lora", "{name}: base stored in {stored}, matmuls in {matmuls}; {trainable:,} trainable LoRA "
+                "parameters ({pct:.2f} % of {total:,} stored values).", name=name, stored=stored, matmuls=matmuls,
+                trainable=trainable, pct=100 * trainable / total, total=total))
+        self.notes.append(Msg("train.note.examples", "{n} training examples, {m} held-out eval examples.",
+                              n=len(self.examples), m=len(self.eval_chats)))
 
     def autocast(self):
         """Matmuls in the compute dtype (as ``Trainer(bf16=True)``): the fp32 LoRA weights are cast to bf16
@@ -380,14 +382,14 @@ class TrainingRun:
     def steps(self, stop: threading.Event | None = None):
         """Yield one :class:`StepLog` per optimizer step; save the adapter however the loop ends."""
         if stop is not None and stop.is_set():
-            self.stop_reason = "Stopped before training began."
+            self.stop_reason = Msg("train.stop.before", "Stopped before training began.")
             return
         self.deadline.stop = stop
         try:
             try:
                 self.setup()
             except Stopped as e:
-                self.stop_reason = f"{e} No step was trained."
+                self.stop_reason = Msg("train.stop.no_step", "{why} No step was trained.", why=e.args[0])
                 return
             memory.release()  # what loading left behind (a 4-bit model is built from its fp32 weights)
             meter = memory.PeakMeter().start()
@@ -402,7 +404,8 @@ class TrainingRun:
                 self.model.eval()
                 if self.out_dir is None:
                     if not self.stop_reason:
-                        self.stop_reason = f"Interrupted after {len(self.logs)} of {self.config.steps} steps."
+                        self.stop_reason = Msg("train.stop.interrupted", "Interrupted after {done} of {steps} steps.",
+                                               done=len(self.logs), steps=self.config.steps)
                     self.save()
 
     def _loop(self, stop):
@@ -415,10 +418,12 @@ class TrainingRun:
         train_s, seen = 0.0, 0
         for step in range(1, cfg.steps + 1):
             if stop is not None and stop.is_set():
-                self.stop_reason = f"Stopped by the user after {step - 1} of {cfg.steps} steps."
+                self.stop_reason = Msg("train.stop.user", "Stopped by the user after {done} of {steps} steps.",
+                                       done=step - 1, steps=cfg.steps)
                 return
             if time.perf_counter() - self.started >= cfg.max_seconds:
-                self.stop_reason = f"Stopped at the wall-clock cap of {cfg.max_seconds:.0f} s after {step - 1} of {cfg.steps} steps."
+                self.stop_reason = Msg("train.stop.cap", "Stopped at the wall-clock cap of {s:.0f} s after {done} of "
+                                       "{steps} steps.", s=cfg.max_seconds, done=step - 1, steps=cfg.steps)
                 return
             t0 = time.perf_counter()
             batch = pack([self.examples[i] for i in next(order)], params[0].device)
@@ -441,7 +446,8 @@ class TrainingRun:
             value = loss.item()
             dt = time.perf_counter() - t0
             if not math.isfinite(value):
-                raise RuntimeError(f"The loss became {value} at step {step}: lower the learning rate.")
+                raise LabRuntimeError("train.loss_not_finite", "The loss became {value} at step {step}: lower the "
+                                      "learning rate.", value=value, step=step)
             train_s += dt
             seen += batch.tokens
             log = StepLog(
@@ -452,7 +458,7 @@ class TrainingRun:
             )
             self.logs.append(log)
             yield log
-        self.stop_reason = f"Finished {cfg.steps} steps."
+        self.stop_reason = Msg("train.stop.finished", "Finished {steps} steps.", steps=cfg.steps)
 
 
 def train(config: TrainConfig, stop: threading.Event | None = None, base_model=None, tokenizer=None):

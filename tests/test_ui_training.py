@@ -430,12 +430,17 @@ def test_a_switch_during_a_run_changes_its_updates_and_the_rerender_says_the_sam
     for i in (1, 3, 4, 5, 8):  # upload check, status, notes, summary, adapter sizes: same numbers, other words
         assert _numbers(en[i]) == _numbers(vi[i]) and en[i] != vi[i], (i, en[i], vi[i])
     assert "| step | loss |" in en[3] and "| bước | loss |" in vi[3]
+    def answer_only(cell):  # the model's answer, without the judge's ✓ / ✗ and reasons (translated)
+        return re.split(" [✓✗]", cell)[0] if isinstance(cell, str) else cell
+
     for i in (6, 7):  # the answers and the forgetting check: the model's answers, under translated headers
-        assert en[i].iloc[:, :3].values.tolist() == vi[i].iloc[:, :3].values.tolist()
+        assert [[answer_only(c) for c in row] for row in en[i].iloc[:, :3].values.tolist()] == \
+            [[answer_only(c) for c in row] for row in vi[i].iloc[:, :3].values.tolist()]
         assert list(en[i].columns) != list(vi[i].columns)
+    assert "does not address the prompt" in en[6].iloc[0, 1] and "không trả lời đúng câu hỏi" in vi[6].iloc[0, 1]
     assert en[7].iloc[0].tolist()[-1] == "forgotten" and vi[7].iloc[0].tolist()[-1] == "đã quên"
-    legend = [t.get_text() for t in en[2].legends[0].get_texts()]
-    assert legend == [t.get_text() for t in vi[2].legends[0].get_texts()] == ["run 1: pirate, NF4, r=16"]
+    assert [t.get_text() for t in en[2].legends[0].get_texts()] == ["run 1: pirate, NF4, r=16"]
+    assert [t.get_text() for t in vi[2].legends[0].get_texts()] == ["lượt 1: pirate, NF4, r=16"]
     assert en[2].axes[0].get_xlabel() == "optimizer step" and vi[2].axes[0].get_xlabel() == "bước tối ưu (optimizer step)"
 
 

@@ -150,13 +150,13 @@ def adapter_status(request: gr.Request = None, lang: str = i18n.DEFAULT) -> str:
     entry, why = _adapter_or_why(request)
     if why is not None:
         return i18n.error_text(why, lang)
-    return t("md.adapter.status", lang, label=entry["label"], base=_base_words(entry["quantization"], lang))
+    return t("md.adapter.status", lang, label=i18n.msg(entry["label"], lang), base=_base_words(entry["quantization"], lang))
 
 
 def _headings(choice: ChatChoice, entry: dict | None, lang: str) -> tuple[str, str]:
     """The headings over the two chats: which model answers in each, and how it is fed."""
     fed = t("md.heading.raw", lang) if choice.raw else ""
-    label = entry["label"] if entry is not None else t("md.heading.none_yet", lang)
+    label = i18n.msg(entry["label"], lang) if entry is not None else t("md.heading.none_yet", lang)
     adapter = t("md.heading.adapter", lang, label=label, fed=fed)
     if choice.model == ADAPTER:
         return adapter, adapter
@@ -185,7 +185,7 @@ def info_text(facts: dict | None, lang: str) -> str:
         text += t("md.info.ready", lang, s=facts["load_s"])
     adapter = facts.get("adapter")
     if adapter:
-        text += "  \n" + t("md.info.adapter", lang, label=adapter["label"],
+        text += "  \n" + t("md.info.adapter", lang, label=i18n.msg(adapter["label"], lang),
                            base=_base_words(adapter["quantization"], lang))
         if adapter["ready_s"] > 0.05:
             text += t("md.info.ready", lang, s=adapter["ready_s"])

@@ -29,7 +29,8 @@ def remember_adapter(session_hash: str, adapter_dir: str | Path, label: str, qua
         raise ValueError("A session needs a non-empty session hash.")
     if quantization not in (None, "nf4", "fp4"):
         raise ValueError(f"quantization must be None, 'nf4' or 'fp4', not {quantization!r}.")
-    entry = {"adapter_dir": str(adapter_dir), "label": str(label), "quantization": quantization}
+    entry = {"adapter_dir": str(adapter_dir), "label": label if isinstance(label, str) else str(label),
+             "quantization": quantization}
     with _lock:
         _adapters[session_hash] = entry
         _adapters.move_to_end(session_hash)

@@ -4,7 +4,8 @@ the before / after tables, the summary, the adapter's sizes and the upload check
 Pure formatting of what a run measured (kept in the tab's state, so a language switch re-renders it
 without loading a model). Text that comes from ``lab.training`` and ``lab.evaluation`` — a run's label
 ("run 2: r=4, 3 steps"), its stop reason and notes, the judge's reasons ("repetition: 'ahoy matey' ×6"),
-the behaviour a score counts — is shown as those modules write it (English until they give it codes).
+the behaviour a score counts — arrives as phrases with codes (:class:`lab.errors.Msg`), said here in the
+page's language by :func:`said`.
 """
 
 from __future__ import annotations
@@ -53,21 +54,29 @@ def evaluating(done: int, total: int, eta_s: float, lang: str) -> str:
 def final_status(live: dict, lang: str) -> str:
     """How the last run ended (its reason as ``lab.training`` says it) and its last step's numbers."""
     if live["log"] is None:
-        return t("train.status.no_step", lang, reason=live["reason"])
-    text = f"**{live['reason']}**  \n{status_table(live['log'], lang)}"
+        return t("train.status.no_step", lang, reason=said(live["reason"], lang))
+    text = f"**{said(live['reason'], lang)}**  \n{status_table(live['log'], lang)}"
     return (text + "  \n" + t("train.status.eval_stopped", lang)) if live["eval_stopped"] else text
 
 
+def said(text, lang: str) -> str:
+    """A phrase of ``lab`` (a :class:`lab.errors.Msg`, or several joined by "; ") in ``lang``; plain text
+    as it is."""
+    if isinstance(text, (list, tuple)):
+        return "; ".join(said(x, lang) for x in text)
+    return i18n.msg(text, lang) if isinstance(text, str) else ("" if text is None else str(text))
+
+
 def notes_text(notes: list[str], no_eval_split: bool, lang: str) -> str:
-    """The run's notes (``lab.training``'s words), and the tab's own when the dataset held nothing out."""
-    return "  \n".join(list(notes) + ([t("train.note.no_eval", lang)] if no_eval_split else []))
+    """The run's notes (``lab.training``'s phrases), and the tab's own when the dataset held nothing out."""
+    return "  \n".join([said(n, lang) for n in notes] + ([t("train.note.no_eval", lang)] if no_eval_split else []))
 
 
 def curve_figure(runs: list[dict], steps: int, lang: str):
     """The kept runs' loss curves (lab.plots), oldest first."""
     text = i18n.several(lang, title="train.fig.title", xlabel="train.fig.xlabel", ylabel="train.fig.ylabel",
                         empty="train.fig.empty")
-    return plots.training_curves_figure([(r["label"], r["curve"]) for r in runs], steps, text=text)
+    return plots.training_curves_figure([(said(r["label"], lang), r["curve"]) for r in runs], steps, text=text)
 
 
 # --- the answers before and after ------------------------------------------------------------------
@@ -77,7 +86,7 @@ def run_results(before, after, logs: list, adapter_dir, sz: training.Sizes) -> d
     """What a run's evaluation (``lab.evaluation.before_after``) and training measured, as the tables and
     the summary read it (kept in the tab's state)."""
     def reasons(verdicts):
-        return ["; ".join(v.reasons) for v in verdicts]
+        return [list(v.reasons) for v in verdicts]
 
     last = logs[-1]
     return dict(
@@ -101,10 +110,10 @@ def _mark(hit) -> str:
     return "" if hit is None else (" ✓" if hit else " ✗")
 
 
-def _judged(answer: str, hits, reasons, i: int) -> str:
+def _judged(answer: str, hits, reasons, i: int, lang: str) -> str:
     """The answer, ✓ or ✗, and why ("… ✗ repetition: 'ahoy matey' ×6; does not address the prompt")."""
     text = answer + _mark(hits[i] if hits else None)
-    why = reasons[i] if reasons else ""
+    why = said(reasons[i], lang) if reasons else ""
     return f"{text} {why}" if why else text
 
 
@@ -119,18 +128,18 @@ def answers_frame(current: dict, previous: dict | None, lang: str) -> pd.DataFra
     if previous is None:
         prev_col = t("train.col.previous_none", lang)
     else:
-        prev_col = t("train.col.after_run", lang, label=previous["label"])
+        prev_col = t("train.col.after_run", lang, label=said(previous["label"], lang))
         if not same:
             prev_col += t("train.col.other_prompts", lang)
     prompt, base = t("train.col.prompt", lang), t("train.col.base", lang)
-    this = t("train.col.after_run", lang, label=current["label"])
+    this = t("train.col.after_run", lang, label=said(current["label"], lang))
     rows = []
     for i, p in enumerate(current["prompts"]):
         rows.append({
             prompt: p,
-            base: _judged(current["before"][i], current["before_hits"], current.get("before_reasons"), i),
-            this: _judged(current["after"][i], current["after_hits"], current.get("after_reasons"), i),
-            prev_col: _judged(previous["after"][i], previous["after_hits"], previous.get("after_reasons"), i)
+            base: _judged(current["before"][i], current["before_hits"], current.get("before_reasons"), i, lang),
+            this: _judged(current["after"][i], current["after_hits"], current.get("after_reasons"), i, lang),
+            prev_col: _judged(previous["after"][i], previous["after_hits"], previous.get("after_reasons"), i, lang)
             if same else "",
         })
     return pd.DataFrame(rows, columns=[prompt, base, this, prev_col])
@@ -151,8 +160,8 @@ def forgetting_frame(current: dict, lang: str) -> pd.DataFrame:
     for i, (q, b, a, cb, ca) in enumerate(zip(current["questions"], current["q_before"], current["q_after"],
                                               current["correct_before"], current["correct_after"])):
         columns["train.col.question"].append(q)
-        columns["train.col.before"].append(b + _mark(cb) + ("" if cb or not why_before[i] else f" {why_before[i]}"))
-        columns["train.col.after"].append(a + _mark(ca) + ("" if ca or not why_after[i] else f" {why_after[i]}"))
+        columns["train.col.before"].append(b + _mark(cb) + ("" if cb or not why_before[i] else f" {said(why_before[i], lang)}"))
+        columns["train.col.after"].append(a + _mark(ca) + ("" if ca or not why_after[i] else f" {said(why_after[i], lang)}"))
         columns["train.col.change"].append(forgotten if cb and not ca else (regained if ca and not cb else ""))
     return fmt.frame(columns, lang)
 
@@ -174,16 +183,16 @@ def summary_table(runs: list[dict], lang: str) -> str:
     if not runs:
         return ""
     head = runs[-1]
-    lines = [t("train.summary.explain", lang, n=len(head["prompts"]), behaviour=head["behaviour"]) + "\n"]
+    lines = [t("train.summary.explain", lang, n=len(head["prompts"]), behaviour=said(head["behaviour"], lang)) + "\n"]
     if head.get("probe_accuracy_after") is not None:
-        lines.append(t("train.summary.head", lang, label=head["label"], acc_before=_pct(head["probe_accuracy_before"]),
+        lines.append(t("train.summary.head", lang, label=said(head["label"], lang), acc_before=_pct(head["probe_accuracy_before"]),
                        acc_after=_pct(head["probe_accuracy_after"]), retained_before=head["retained_before"],
                        retained_after=head["retained_after"], loss_before=_nats(head.get("general_loss_before")),
                        loss_after=_nats(head.get("general_loss_after"))) + "\n")
     rows = [[t("train.summary.base", lang), _pct(head["score_before"]), head["retained_before"],
              _nats(head.get("general_loss_before")), "", "", "", "", ""]]
     for r in reversed(runs):
-        rows.append([r["label"], _pct(r["score_after"]), r["retained_after"], _nats(r.get("general_loss_after")),
+        rows.append([said(r["label"], lang), _pct(r["score_after"]), r["retained_after"], _nats(r.get("general_loss_after")),
                      f"{r['final_loss']:.3f}", r["steps_done"], fmt.seconds(r["train_s"], lang),
                      f"{r['tokens_per_s']:,.0f}", f"{r['adapter_mb']:.1f} MB"])
     lines.append(fmt.md_table([t(k, lang) for k in SUMMARY_COLUMNS], rows))

@@ -81,8 +81,11 @@ def fields(template: str) -> set[str]:
     return {f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(template) if f}
 
 
-def msg(m: Msg, lang: str = DEFAULT) -> str:
-    """A :class:`lab.errors.Msg` in ``lang``: its catalog template when there is one, else its English."""
+def msg(m: Msg | str, lang: str = DEFAULT) -> str:
+    """A :class:`lab.errors.Msg` in ``lang``: its catalog template when there is one, else its English
+    (any other text is returned as it is)."""
+    if not isinstance(m, Msg):
+        return m
     lang = check_lang(lang)
     template = None
     if lang != DEFAULT:  # a lab sentence (ERRORS) or a phrase of the app's own catalog (STRINGS)

@@ -216,6 +216,63 @@ luyện và 25 giây đánh giá (đo trên một máy 2 nhân đang rảnh)."""
 }
 
 ERRORS = {
+    # lab.training: why a run stopped, its notes, its labels
+    "train.reason.user": "Người dùng đã dừng",
+    "train.reason.cap": "Đã dừng ở giới hạn thời gian {s:.0f} giây",
+    "train.stopped_while": "{reason} khi đang {doing}.",
+    "train.doing.reading": "đọc dữ liệu",
+    "train.doing.loading": "nạp mô hình",
+    "train.doing.tokenizing": "tách token dữ liệu ({i:,} / {n:,} mẫu)",
+    "train.stop.before": "Đã dừng trước khi bắt đầu huấn luyện.",
+    "train.stop.no_step": "{why} Chưa huấn luyện bước nào.",
+    "train.stop.interrupted": "Bị ngắt sau {done} / {steps} bước.",
+    "train.stop.user": "Người dùng đã dừng sau {done} / {steps} bước.",
+    "train.stop.cap": "Đã dừng ở giới hạn thời gian {s:.0f} giây sau {done} / {steps} bước.",
+    "train.stop.finished": "Đã xong {steps} bước.",
+    "train.note.dropped": "{n} mẫu không có token nào được tính loss trong {max_len} token đầu và đã bị bỏ qua.",
+    "train.note.full": ("{name}: tinh chỉnh toàn bộ, huấn luyện cả {total:,} tham số (trọng số, gradient và trạng "
+                        "thái AdamW ở fp32), phép nhân ma trận ở {matmuls}."),
+    "train.note.lora": ("{name}: mô hình gốc lưu ở {stored}, phép nhân ma trận ở {matmuls}; {trainable:,} tham số "
+                        "LoRA huấn luyện được ({pct:.2f} % của {total:,} giá trị được lưu)."),
+    "train.note.examples": "{n} mẫu huấn luyện, {m} mẫu đánh giá được giữ riêng.",
+    "train.note.paged": ("Bộ tối ưu: AdamW 8 bit phân trang (bitsandbytes): trạng thái của nó nằm trong bộ nhớ hợp "
+                         "nhất (unified memory) của CUDA và được chuyển sang RAM của CPU nếu GPU hết chỗ."),
+    "train.note.adamw": ("Bộ tối ưu: AdamW (trạng thái fp32). Bộ tối ưu phân trang không áp dụng trên CPU: phân "
+                         "trang chuyển trạng thái bộ tối ưu qua lại giữa bộ nhớ GPU và CPU, còn ở đây mọi thứ vốn "
+                         "đã nằm trong RAM của CPU."),
+    "train.example": "Mẫu huấn luyện {i}: {why}",
+    "train.no_trained_token": ("Không mẫu nào có token được tính loss trong độ dài tối đa {max_len}: hãy tăng nó "
+                               "hoặc chọn chế độ che loss khác."),
+    "train.no_layer": "Mô hình không có lớp tuyến tính nào tên {missing}; hãy chọn trong số: {present}.",
+    "train.loss_not_finite": "Loss đã thành {value} ở bước {step}: hãy giảm tốc độ học.",
+    "train.label.run": "lượt {n}: {parts}",
+    "train.label.same": "lượt {n}: cùng thiết lập",
+    "train.label.upload": "tệp tải lên",
+    "train.label.full": "tinh chỉnh toàn bộ",
+    "train.label.unquantized": "không lượng tử hoá",
+    "train.label.steps": "{n} bước",
+    "train.label.batch": "lô {n}",
+    "train.label.max_len": "độ dài tối đa {n}",
+    "train.label.masking": "che loss kiểu {mode}",
+    "train.label.seed": "seed {n}",
+    # lab.evaluation and lab.multitask: the judge's reasons
+    "judge.empty": "câu trả lời trống",
+    "judge.repetition": "lặp lại: '{gram}' ×{k}",
+    "judge.few_words": "quá ít từ khác nhau ({pct:.0f} %)",
+    "judge.off_prompt": "không trả lời đúng câu hỏi",
+    "judge.markers": "dấu hiệu cướp biển: {found}",
+    "judge.no_markers": "không có dấu hiệu cướp biển",
+    "judge.one_marker": "chỉ có một dấu hiệu cướp biển ({marker})",
+    "judge.not_json": 'không phải JSON {{"answer": ..., "confidence": 0-1}}',
+    "judge.json_shape": "đúng dạng JSON (confidence {c:g})",
+    "judge.pirate": "trả lời bằng giọng cướp biển và đúng câu hỏi",
+    "judge.json": 'trả lời dạng {{"answer": ..., "confidence": ...}} và đúng câu hỏi',
+    "judge.none": "không có điểm hành vi cho bộ dữ liệu tải lên",
+    "judge.no_tag": "không mở đầu bằng {tag}",
+    "judge.tag": "mở đầu bằng {tag}",
+    "probe.missing": "không có {answer!r}",
+    "probe.says": "nói {what}",
+    "probe.but_also": "{found!r} nhưng cũng nói {rivals}",
     "train.method": "method phải là qlora, lora hoặc full, không phải {value!r}.",
     "train.qlora_unquantized": (
         "QLoRA huấn luyện LoRA trên mô hình gốc 4 bit: hãy đặt quantization là nf4 hoặc fp4 (hoặc auto), "
