@@ -144,13 +144,10 @@ def replay_figure(ledger, without, paged, title: str = "The same steps on a {cap
         for mv in paged.moves:
             if mv.to == direction:
                 per_event[mv.event] = per_event.get(mv.event, 0) + mv.bytes
-        if per_event:
-            first = min(per_event)
-            ax2.plot([xs[i] for i in per_event], [cap / scale] * len(per_event), ls="none", marker=marker, ms=7,
-                     color="black")
+        if per_event:  # a marker on the capacity line at each event where states moved; the total in the legend
             total = sum(per_event.values())
-            ax2.annotate(lab[key].format(size=_size(total)), (xs[first], cap / scale), textcoords="offset points",
-                         xytext=(6, 8 if direction == "cpu" else -14), fontsize=8)
+            ax2.plot([xs[i] for i in per_event], [cap / scale] * len(per_event), ls="none", marker=marker, ms=7,
+                     color="black", label=lab[key].format(size=_size(total)))
     for a, panel in zip(axes, panel_titles):
         a.axhline(cap / scale, color=PALETTE["bad"], lw=1.2, label=lab["capacity"])
         _step_marks(a, ledger, xs, step_label, spike_label)
