@@ -169,7 +169,8 @@ def gpu_range(ledgers: dict) -> tuple[int, int, int]:
 
 def timeline_figure(ledger: paging.Ledger, lang: str):
     text = i18n.several(lang, title="paging.fig.timeline.title", xlabel="paging.fig.xlabel",
-                        ylabel="paging.fig.timeline.ylabel", step_label="paging.fig.step", spike_label="paging.fig.spike")
+                        ylabel="paging.fig.timeline.ylabel", step_label="paging.fig.step",
+                        spike_label="paging.fig.spike")
     process = "paging.fig.process.cuda" if ledger.device == "cuda" else "paging.fig.process.cpu"
     model = fmt.model_name(lang) if ledger.source == "measured" else ledger.model
     return plots_memory.memory_timeline_figure(
@@ -420,8 +421,9 @@ def build_paging_panel(page: Page) -> TabView:
         with gr.Row():
             gpu = tx(gr.Slider, minimum=100, maximum=4000, value=2500, step=GPU_STEP_MB, label="paging.gpu",
                      info="paging.gpu.info", scale=3, elem_id="paging-gpu")
-            bandwidth = tx(gr.Slider, minimum=1, maximum=64, value=BANDWIDTH_GBS, step=1, label="paging.bandwidth_slider",
-                           info="paging.bandwidth_slider.info", scale=2, elem_id="paging-bandwidth")
+            bandwidth = tx(gr.Slider, minimum=1, maximum=64, value=BANDWIDTH_GBS, step=1,
+                           label="paging.bandwidth_slider", info="paging.bandwidth_slider.info", scale=2,
+                           elem_id="paging-bandwidth")
         replay_plot = tx(gr.Plot, label="paging.replay_plot", show_label=False, elem_id="paging-replay")
         summary = gr.Markdown(elem_id="paging-summary")
         moves = tx(gr.Dataframe, value=fmt.placeholder(MOVE_COLUMNS, i18n.DEFAULT), label="paging.moves",
