@@ -558,7 +558,8 @@ def _measure(config, batches, base_model, paged, on_progress) -> Ledger:
                     settings=dataclasses.asdict(config), widest_linear=widest)
     ledger.notes.append(Msg("paging.measured", "Measured on this machine ({device}) with tensor hooks; process "
                             "memory is the {what} above the baseline before the model was loaded.",
-                            device=device.type, what="RSS" if device.type == "cpu" else "CUDA allocated memory"))
+                            device=device.type, what=Msg("paging.rss", "RSS") if device.type == "cpu"
+                            else Msg("paging.cuda_allocated", "CUDA allocated memory")))
     del model, causal, params, named, optimizer, rec
     memory.release()
     return ledger
@@ -568,18 +569,20 @@ _CACHE: dict = {}
 _MEASURING = threading.Lock()  # one measurement at a time: two at once would each count the other's memory
 
 
-def timelines(config: TimelineConfig | None = None, methods=METHODS, on_progress=None) -> dict[str, Ledger]:
+def timelines(config: TimelineConfig | None = None, methods=METHODS, on_progress=None,
+              paged: bool = False) -> dict[str, Ledger]:
     """Measured ledgers of each method with the same settings, cached per settings for the process.
-    ``on_progress(method, step, steps)`` after each step measured."""
+    ``on_progress(method, step, steps)`` after each step measured. ``paged``: train with bitsandbytes'
+    real ``PagedAdamW`` where that means something (CUDA; see :func:`measure_ledger`)."""
     config = config or TimelineConfig()
     out = {}
     with _MEASURING:
         for m in methods:
             cfg = dataclasses.replace(config, method=m)
-            key = dataclasses.astuple(cfg)
+            key = (*dataclasses.astuple(cfg), bool(paged))
             if key not in _CACHE:
                 progress = (lambda s, n, m=m: on_progress(m, s, n)) if on_progress else None
-                _CACHE[key] = measure_ledger(cfg, on_progress=progress)
+                _CACHE[key] = measure_ledger(cfg, on_progress=progress, paged=paged)
             out[m] = _CACHE[key]
     return out
 

@@ -35,6 +35,10 @@ def _unit(max_bytes: float) -> tuple[str, float]:
     return ("GB", 1e9) if max_bytes >= 5e9 else ("MB", 1e6)
 
 
+def _time_unit(ledger, names: dict | None) -> str:
+    return {**TIME_UNITS, **(names or {})}.get(ledger.time_unit, ledger.time_unit)
+
+
 def _size(n: float) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
@@ -58,10 +62,13 @@ def memory_timeline_figure(ledger, title: str = "Memory during training: {method
                            category_labels: dict | None = None,
                            process_label: str = "process memory (above the baseline)",
                            step_label: str = "step {step}", spike_label: str = "long batch (activation spike)",
-                           method_label: str | None = None):
+                           method_label: str | None = None, model_label: str | None = None,
+                           time_units: dict | None = None):
     """Stacked memory per category over the ledger's events, with the process memory as a line.
 
     x: ``Event.t`` (seconds for measured ledgers, steps for estimated ones); y: bytes in MB or GB.
+    ``method_label`` / ``model_label`` replace the method's and the model's names in the title,
+    ``time_units`` the names of the time units (``{"s": ..., "step": ...}``) in the x label.
     """
     labels = {**CATEGORY_LABELS, **(category_labels or {})}
     fig = new_figure(9.0, 3.9)
@@ -80,8 +87,9 @@ def memory_timeline_figure(ledger, title: str = "Memory during training: {method
     ax.annotate(f"{top.total / scale:,.0f} {unit}" if unit == "MB" else f"{top.total / scale:,.1f} {unit}",
                 (top.t, top.total / scale), textcoords="offset points", xytext=(4, 4), fontsize=8, fontweight="bold")
     ax.set_ylim(0, peak / scale * 1.15)
-    ax.set_title(title.format(method=method_label or METHOD_LABELS.get(ledger.method, ledger.method), model=ledger.model))
-    ax.set_xlabel(xlabel.format(unit=TIME_UNITS.get(ledger.time_unit, ledger.time_unit)))
+    ax.set_title(title.format(method=method_label or METHOD_LABELS.get(ledger.method, ledger.method),
+                              model=model_label or ledger.model))
+    ax.set_xlabel(xlabel.format(unit=_time_unit(ledger, time_units)))
     ax.set_ylabel(ylabel.format(unit=unit))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -91,7 +99,8 @@ def memory_timeline_figure(ledger, title: str = "Memory during training: {method
 def replay_figure(ledger, without, paged, title: str = "The same steps on a {cap} GPU",
                   panel_titles: tuple[str, str] = ("Without paging", "With a paged optimizer"),
                   xlabel: str = "time ({unit})", ylabel: str = "GPU memory ({unit})", labels: dict | None = None,
-                  step_label: str = "step {step}", spike_label: str = "long batch (activation spike)"):
+                  step_label: str = "step {step}", spike_label: str = "long batch (activation spike)",
+                  time_units: dict | None = None):
     """Two panels over the ledger's time: the replay without paging (where it stops) and with a paged
     optimizer (what stays, which states sit on the GPU, which were paged out, and each move)."""
     lab = {**REPLAY_LABELS, **(labels or {})}
@@ -135,13 +144,10 @@ def replay_figure(ledger, without, paged, title: str = "The same steps on a {cap
         for mv in paged.moves:
             if mv.to == direction:
                 per_event[mv.event] = per_event.get(mv.event, 0) + mv.bytes
-        if per_event:
-            first = min(per_event)
-            ax2.plot([xs[i] for i in per_event], [cap / scale] * len(per_event), ls="none", marker=marker, ms=7,
-                     color="black")
+        if per_event:  # a marker on the capacity line at each event where states moved; the total in the legend
             total = sum(per_event.values())
-            ax2.annotate(lab[key].format(size=_size(total)), (xs[first], cap / scale), textcoords="offset points",
-                         xytext=(6, 8 if direction == "cpu" else -14), fontsize=8)
+            ax2.plot([xs[i] for i in per_event], [cap / scale] * len(per_event), ls="none", marker=marker, ms=7,
+                     color="black", label=lab[key].format(size=_size(total)))
     for a, panel in zip(axes, panel_titles):
         a.axhline(cap / scale, color=PALETTE["bad"], lw=1.2, label=lab["capacity"])
         _step_marks(a, ledger, xs, step_label, spike_label)
@@ -150,7 +156,7 @@ def replay_figure(ledger, without, paged, title: str = "The same steps on a {cap
         a.set_ylabel(ylabel.format(unit=unit))
         a.grid(alpha=0.3)
         a.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    axes[1].set_xlabel(xlabel.format(unit=TIME_UNITS.get(ledger.time_unit, ledger.time_unit)))
+    axes[1].set_xlabel(xlabel.format(unit=_time_unit(ledger, time_units)))
     fig.suptitle(title.format(cap=_size(cap)))
     return fig
 
@@ -163,7 +169,7 @@ def state_sizes_figure(groups: dict, threshold: int = 100_000,
                        paged_label: str = "paged (unified memory)", kept_label: str = "stays in GPU memory"):
     """One row per group (``label -> [StateTensor]``): each state tensor's size on a log axis, the
     threshold as a line, paged ones in red."""
-    fig = new_figure(7.5, 1.2 + 0.8 * len(groups))
+    fig = new_figure(9.0, 1.2 + 0.8 * len(groups))
     ax = fig.add_subplot()
     ticks = []
     for row, (label, states) in enumerate(groups.items()):
@@ -188,5 +194,5 @@ def state_sizes_figure(groups: dict, threshold: int = 100_000,
     ax.grid(alpha=0.3, axis="x", which="both")
     handles, names = ax.get_legend_handles_labels()
     seen = dict(zip(names, handles))
-    ax.legend(seen.values(), seen.keys(), fontsize=7, loc="lower right")
+    ax.legend(seen.values(), seen.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the points
     return fig

@@ -56,7 +56,7 @@ def test_replay_figure(ledger):
     assert (top.get_title(), bottom.get_title()) == ("Without paging", "With a paged optimizer")
     assert top.get_ylabel() == bottom.get_ylabel() == "GPU memory (GB)" and bottom.get_xlabel() == "time (steps)"
     assert "out of memory" in [t.get_text() for t in top.get_legend().get_texts()]
-    notes = [t.get_text() for t in bottom.texts]
+    notes = [t.get_text() for t in bottom.get_legend().get_texts()]  # the moves' totals, beside their markers
     assert f"{yes.bytes_to_cpu / 1e9:.2f} GB to CPU" in notes
     assert f"{yes.bytes_to_gpu / 1e9:.2f} GB back to the GPU" in notes
     fr = F.replay_figure(ledger, no, yes, title="A {cap}", panel_titles=("B", "C"), xlabel="D {unit}",
