@@ -8,7 +8,8 @@ import pytest
 
 import app
 
-LECTURE_ORDER = ["Model & data", "SFT masking", "LoRA calculator", "NF4 explorer", "QLoRA training"]
+LECTURE_ORDER = ["Model & data", "SFT masking", "LoRA calculator", "NF4 explorer", "QLoRA training", "Experiments",
+                 "Training experiments", "Paged optimizers"]  # the last two: the Experiments tab's panels
 
 
 def _tab_labels(demo):

@@ -195,7 +195,7 @@ def build_runs_panel(page: Page) -> TabView:
     page.on_arrival(select, [name, lang], chosen)
     event = run_btn.click(arm, None, run_btn, concurrency_limit=None, api_visibility="private").then(
         run, [name, steps, method, alpha, lang], [state, *shown], concurrency_limit=1,
-        concurrency_id="qlora-train", api_name="experiment")
+        concurrency_id="qlora-train", api_visibility="private")  # UI only: a whole experiment per call
     event.then(lambda: gr.update(interactive=True), None, run_btn, api_visibility="private")
     stop_btn.click(request_stop, lang, status, concurrency_limit=None, api_visibility="private")
     return TabView(texts=tx, rerender=[(rerender, [state], [claim, *shown])],

@@ -444,7 +444,7 @@ def build_paging_panel(page: Page) -> TabView:
     measured = measure_btn.click(
         measure, [method, bandwidth, lang],
         [kept, status, ready, results, timeline, note, gpu, *replay_shown[:3], facts, states_plot, shown],
-        api_name="paging_measure", concurrency_limit=1, concurrency_id="qlora-train")
+        api_visibility="private", concurrency_limit=1, concurrency_id="qlora-train")
     method.input(show_method, [kept, method, gpu, bandwidth, lang], [timeline, note, *replay_shown],
                  api_name="paging_method")
     gr.on([gpu.input, bandwidth.input], replay_view, [kept, method, gpu, bandwidth, lang], replay_shown,
