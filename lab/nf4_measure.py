@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from lab import checks, nf4
+from lab.models import LLAMA_LINEAR
 from lab.errors import LabError, Msg
 
 SYNTHETIC_KINDS = ("normal", "uniform", "heavy-tailed")
@@ -31,7 +32,7 @@ MAX_LAYERS = 1_000
 """Upper bound of a layer index before the model is consulted (its own count is checked after)."""
 WEIGHT_STD = 0.02
 """Synthetic tensors are scaled like a pre-trained weight matrix (std ≈ 0.02)."""
-MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+MODULES = LLAMA_LINEAR
 """The Linear layers of a Llama decoder layer: what QLoRA stores in 4 bits (embeddings stay 16-bit)."""
 
 

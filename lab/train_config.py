@@ -15,9 +15,10 @@ import math
 from dataclasses import dataclass, field
 
 from lab import masking
+from lab.models import LLAMA_LINEAR
 from lab.errors import LabError, Msg
 
-ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+ALL_LINEAR = LLAMA_LINEAR  # every linear layer: QLoRA's choice
 QUANTIZATIONS = ("nf4", "fp4", None)
 #: What a run trains: LoRA on a 4-bit base, LoRA on a 16/32-bit base, or every parameter of the model.
 METHODS = ("qlora", "lora", "full")
