@@ -130,7 +130,7 @@ def test_the_whole_lab_in_vietnamese_then_english(browser, app_url):
     page.wait_for_function("(old) => document.querySelector('#train-summary').innerText !== old", arg=train_summary)
     switch_s = time.perf_counter() - t0
     numbers = lambda s: re.findall(r"\d[\d,.]*", s)  # noqa: E731
-    assert numbers(page.locator("#train-summary").inner_text()) == numbers(train_summary)
+    assert set(numbers(train_summary)) <= set(numbers(page.locator("#train-summary").inner_text()))
     open_tab(page, "nf4")
     assert numbers(page.locator("#nf4-summary").inner_text()) == numbers(nf4_summary)
     assert "values" in page.locator("#nf4-summary").inner_text()

@@ -73,6 +73,8 @@ def test_live_status_shows_the_condition_progress_and_eta():
     text = view.status(state, "en")
     assert "Condition 2 of 3: LoRA (r = 16)" in text and "step 2 / 4" in text and "45 %" in text
     assert "Lượt 2 / 3" in view.status(state, "vi")
+    between = {"name": "peft", "results": state["results"], "live": None, "running": True}
+    assert "1 condition(s) done" in view.status(between, "en")  # not "Finished" before the last condition
     fig = view.curves_figure(state["results"], live, "en")
     assert len(fig.axes[0].get_lines()) == 2  # the finished condition and the running one
 

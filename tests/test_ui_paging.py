@@ -183,12 +183,12 @@ def test_panel_wiring_shares_the_training_queue():
         lang = gr.Radio(choices=i18n.LANG_CHOICES, value="en")
         page = i18n.Page(lang, demo.load(lambda: "en", None, lang))
         view = ui.build_paging_panel(page)
-    fns = {f.api_name: f for f in demo.fns.values()}
-    assert {"paging_method", "paging_replay"} <= set(fns)
-    measure = next(f for f in demo.fns.values() if f.name == "measure")
+    fns = {f.name: f for f in demo.fns.values()}
+    measure = fns["measure"]
     assert measure.concurrency_limit == 1 and measure.concurrency_id == "qlora-train"  # it trains: one at a time
     assert measure.api_visibility == "private"  # minutes of training per call: the page's button only
-    assert fns["paging_replay"].trigger_mode == "always_last"
+    assert fns["replay_view"].trigger_mode == "always_last"
+    assert all(fns[n].api_visibility == "private" for n in ("measure", "show_method", "replay_view"))  # page-only
     assert {"measure", "gpu", "bandwidth", "summary"} <= set(view.parts)
     assert "paging.measure" in view.texts.keys()
 

@@ -110,7 +110,7 @@ def run(name, steps, method, alpha, lang=i18n.DEFAULT, request: gr.Request = Non
             steps=steps, method=method if name != "peft" else "lora",
             alpha=alpha if name == "rank" and alpha not in (None, "", 0) else None)
         experiments.experiment(name)
-        state = {"name": name, "results": None, "recorded": False, "live": None}
+        state = {"name": name, "results": None, "recorded": False, "live": None, "running": True}
         done_s: list[float] = []
         last = 0.0
         events = experiments.run_experiment(name, settings, out_dir=_out_dir(), stop=stop)
@@ -140,7 +140,7 @@ def run(name, steps, method, alpha, lang=i18n.DEFAULT, request: gr.Request = Non
                     state["live"] = None
                 elif event.kind == "finished":
                     state["results"] = event.results
-                    state["live"] = None
+                    state["live"], state["running"] = None, False
                 if state["live"] is not None:
                     _progress(state["live"], done_s, now)
                 last = now

@@ -170,6 +170,8 @@ def status(state: dict, lang: str) -> str:
         return t("exp.status.running", lang, i=live["index"] + 1, n=live["total"],
                  name=condition_label(live["row"], lang), what=what, bar=bar(fraction), pct=100 * fraction,
                  elapsed=fmt.seconds(live["elapsed"], lang), eta=fmt.seconds(live["eta"], lang))
+    if state.get("running"):  # between two conditions: the next one is loading
+        return t("exp.status.between", lang, done=len(results.get("conditions", [])))
     if results.get("stopped"):
         return t("exp.status.stopped", lang, done=len(results.get("conditions", [])),
                  seconds=fmt.seconds(results.get("seconds", 0), lang))

@@ -446,9 +446,9 @@ def build_paging_panel(page: Page) -> TabView:
         [kept, status, ready, results, timeline, note, gpu, *replay_shown[:3], facts, states_plot, shown],
         api_visibility="private", concurrency_limit=1, concurrency_id="qlora-train")
     method.input(show_method, [kept, method, gpu, bandwidth, lang], [timeline, note, *replay_shown],
-                 api_name="paging_method")
+                 api_visibility="private")
     gr.on([gpu.input, bandwidth.input], replay_view, [kept, method, gpu, bandwidth, lang], replay_shown,
-          api_name="paging_replay", trigger_mode="always_last", show_progress="minimal")
+          api_visibility="private", trigger_mode="always_last", show_progress="minimal")
     page.on_arrival(big_view, [lang], [big_plot, big_text])
     return TabView(
         texts=tx,

@@ -93,6 +93,8 @@ nói, các câu bên dưới bảng sẽ nói rõ như vậy, và giải thích 
         "**Condition {i} of {n}: {name}** — {what}  \n`{bar}` {pct:.0f} % · elapsed {elapsed} · ETA {eta}",
         "**Lượt {i} / {n}: {name}** — {what}  \n`{bar}` {pct:.0f} % · đã chạy {elapsed} · còn khoảng {eta}",
     ),
+    "exp.status.between": ("{done} condition(s) done; the next one is loading…",
+                           "Đã xong {done} lượt; lượt tiếp theo đang được nạp…"),
     "exp.status.loading": ("loading the model and the data…", "đang nạp mô hình và dữ liệu…"),
     "exp.status.step": ("step {step} / {steps}, loss {loss:.3f}", "bước {step} / {steps}, loss {loss:.3f}"),
     "exp.status.evaluating": ("evaluating: answering {done} / {total}", "đang đánh giá: trả lời {done} / {total}"),
