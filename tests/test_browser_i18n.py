@@ -53,6 +53,7 @@ def english_words(page) -> list[str]:
         }""", NOT_THE_LABS)
     for phrase in ALLOWED:
         text = text.replace(phrase, " ")
+    text = re.sub(r"In queue: \d+ of \d+", " ", text)  # Gradio's status tracker while an event waits its turn
     text = re.sub(r"\(([A-Za-z][A-Za-z0-9 ,;:'/+·-]*)\)", " ", text)  # (the English term), after the Vietnamese
     text = re.sub(r"[\w*]+(?:[._][\w*]+)+", " ", text)  # identifiers: model.layers.*.q_proj, lora_only
     found = []
