@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lab import checks
+from lab import checks, cores
 from lab.errors import LabError, LabRuntimeError, Msg
 
 MAX_NEW_TOKENS = 1024
@@ -126,6 +126,27 @@ def _stop_when_set(event: threading.Event):
     return StopWhenSet()
 
 
+def _fit_cores():
+    """A StoppingCriteria that never stops: at each token it re-reads this generation's share of the cores
+    (lab.cores), so a reply started beside a training run gives cores back when the run ends, and the reverse."""
+    from transformers import StoppingCriteria
+
+    class FitCores(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
+            cores.fit()
+            return torch.zeros((input_ids.shape[0],), dtype=torch.bool, device=input_ids.device)
+
+    return FitCores()
+
+
+def generate(model, criteria=(), **kwargs):
+    """``model.generate(**kwargs)`` in a lane of its own (:mod:`lab.cores`), without gradients."""
+    from transformers import StoppingCriteriaList
+
+    with cores.lane(), torch.inference_mode():
+        return model.generate(**kwargs, stopping_criteria=StoppingCriteriaList([*criteria, _fit_cores()]))
+
+
 def stream_chat(model, tokenizer, messages: list[dict], decoding: Decoding = Decoding(), stop: threading.Event | None = None):
     """Yield the reply as it grows, token by token (the model's chat template applied).
 
@@ -190,15 +211,14 @@ def stream_continuation(model, tokenizer, messages: list[dict], decoding: Decodi
 def continuation(model, tokenizer, messages: list[dict], decoding: Decoding = Decoding()) -> str:
     """The whole continuation of :func:`raw_text` of ``messages`` (no streaming), special tokens kept."""
     inputs = _raw_inputs(tokenizer, raw_text(messages), model.device)
-    with torch.inference_mode():
-        out = model.generate(**inputs, **_raw_generate_kwargs(tokenizer, decoding))
+    out = generate(model, **inputs, **_raw_generate_kwargs(tokenizer, decoding))
     return tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=False)
 
 
 def _stream(model, tokenizer, inputs: dict, generate_kwargs: dict, stop: threading.Event | None,
             skip_special_tokens: bool = True):
     """Run ``model.generate`` in a thread and yield the decoded new text as it grows (see stream_chat)."""
-    from transformers import StoppingCriteriaList, TextIteratorStreamer
+    from transformers import TextIteratorStreamer
 
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=skip_special_tokens,
                                     timeout=120)
@@ -207,13 +227,7 @@ def _stream(model, tokenizer, inputs: dict, generate_kwargs: dict, stop: threadi
 
     def run():
         try:
-            with torch.inference_mode():
-                model.generate(
-                    **inputs,
-                    streamer=streamer,
-                    stopping_criteria=StoppingCriteriaList([_stop_when_set(stop)]),
-                    **generate_kwargs,
-                )
+            generate(model, [_stop_when_set(stop)], **inputs, streamer=streamer, **generate_kwargs)
         except BaseException as e:  # surfaced to the caller below
             errors.append(e)
             streamer.end()
@@ -236,8 +250,7 @@ def answer(model, tokenizer, messages: list[dict], decoding: Decoding = Decoding
     """The model's whole reply to ``messages`` (no streaming)."""
     check_messages(messages)
     inputs = _inputs(tokenizer, messages, model.device)
-    with torch.inference_mode():
-        out = model.generate(**inputs, **decoding.generate_kwargs(tokenizer))
+    out = generate(model, **inputs, **decoding.generate_kwargs(tokenizer))
     return tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
 
@@ -251,8 +264,7 @@ def answer_batch(model, tokenizer, prompts: list[str], decoding: Decoding = Deco
             chunk = [[{"role": "user", "content": p}] for p in prompts[start : start + batch_size]]
             texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chunk]
             enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            with torch.inference_mode():
-                out = model.generate(**enc, **decoding.generate_kwargs(tokenizer))
+            out = generate(model, **enc, **decoding.generate_kwargs(tokenizer))
             new = out[:, enc["input_ids"].shape[1] :]
             replies += [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
     finally:

@@ -188,9 +188,18 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+FORCED_DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+
+
 def compute_dtype(dev: torch.device | None = None) -> torch.dtype:
-    """bf16 on CUDA (when supported), fp32 on CPUs without native bf16 (bf16 is ~50x slower there)."""
+    """bf16 on CUDA (when supported), fp32 on CPUs without native bf16 (bf16 is ~50x slower there).
+
+    ``LAB_COMPUTE_DTYPE=fp32`` (or ``bf16``) in the environment forces one on a CPU: the benches run the
+    fp32 path that CPUs without native bf16 take, on any machine."""
     dev = dev or device()
+    forced = os.environ.get("LAB_COMPUTE_DTYPE", "").lower()
+    if dev.type == "cpu" and forced in FORCED_DTYPES:
+        return FORCED_DTYPES[forced]
     if dev.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if cpu_has_native_bf16() else torch.float32

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lab import cores
 from lab.errors import LabError
 
 NF4_OFFSET = 0.9677083
@@ -315,6 +316,7 @@ def _dequantize_dynamic(codes: torch.Tensor, scales: torch.Tensor) -> torch.Tens
     return _scale_back(dynamic_map()[codes.long()], scales, DQ_BLOCKSIZE)
 
 
+@cores.in_lane
 def quantize(x: torch.Tensor, blocksize: int = 64, quant_type: str = "nf4", double_quant: bool = False):
     """Block-wise 4-bit quantization: returns ``(packed, state)``.
 
@@ -341,6 +343,7 @@ def quantize(x: torch.Tensor, blocksize: int = 64, quant_type: str = "nf4", doub
     return packed, QuantState(absmax_codes=codes, absmax_scales=scales, absmax_offset=offset, **common)
 
 
+@cores.in_lane
 def dequantize(packed: torch.Tensor, state: QuantState) -> torch.Tensor:
     """Back from 4 bits: ``w_hat = level[code] * absmax_b``, computed in fp32, then cast.
 
@@ -368,6 +371,7 @@ def roundtrip(x: torch.Tensor, blocksize: int = 64, quant_type: str = "nf4", dou
     return roundtrips(x, blocksize, (quant_type,), double_quant)[quant_type]
 
 
+@cores.in_lane
 def roundtrips(x: torch.Tensor, blocksize: int = 64, quant_types=QUANT_TYPES, double_quant: bool = False):
     """:func:`roundtrip` for several 4-bit types at once (the blocks are scaled only once)."""
     for quant_type in quant_types:

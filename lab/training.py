@@ -46,7 +46,7 @@ from pathlib import Path
 
 import torch
 
-from lab import masking, memory, models
+from lab import cores, masking, memory, models
 from lab.errors import LabError, LabRuntimeError, Msg, message_of
 from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
     LOGIT_CHUNK, PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention,
@@ -175,9 +175,7 @@ def wrap_lora(model, config: TrainConfig):
         return get_peft_model(model, lora)
 
 
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, which containers narrow)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+available_cores = cores.available  # CPU cores this process may run on (its affinity mask)
 
 
 memory_mb = memory.in_use_mb  # what each StepLog reports
@@ -283,7 +281,7 @@ class TrainingRun:
 
     def setup(self) -> None:
         cfg = self.config
-        torch.set_num_threads(cfg.threads or available_cores())
+        cores.fit(cfg.threads)
         train_ds, self.eval_chats = load_splits(cfg.dataset)
         self.deadline.check(Msg("train.doing.reading", "reading the data"))
         if self.tokenizer is None:
@@ -385,6 +383,11 @@ class TrainingRun:
             self.stop_reason = Msg("train.stop.before", "Stopped before training began.")
             return
         self.deadline.stop = stop
+        # beside other heavy work (a chat, an evaluation, another run) the cores are shared: lab.cores
+        with cores.lane(self.config.threads):
+            yield from self._steps(stop)
+
+    def _steps(self, stop):
         try:
             try:
                 self.setup()
@@ -425,6 +428,7 @@ class TrainingRun:
                 self.stop_reason = Msg("train.stop.cap", "Stopped at the wall-clock cap of {s:.0f} s after {done} of "
                                        "{steps} steps.", s=cfg.max_seconds, done=step - 1, steps=cfg.steps)
                 return
+            cores.fit(cfg.threads)  # a neighbour may have started or ended since the last step
             t0 = time.perf_counter()
             batch = pack([self.examples[i] for i in next(order)], params[0].device)
             lr = lr_at(step, cfg)

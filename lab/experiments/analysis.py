@@ -121,7 +121,7 @@ def sample_reply(model, tokenizer, prompt: str, max_new_tokens: int = 64) -> str
     model.eval()
     try:
         with evaluation.float32_arithmetic(model), standard_attention(model), torch.inference_mode():
-            out = causal_lm.generate(**enc, **kwargs)
+            out = chat.generate(causal_lm, **enc, **kwargs)
     finally:
         model.train(was_training)
     return tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=False)
