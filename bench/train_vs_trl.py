@@ -1,6 +1,7 @@
 """QLoRA training speed: lab.training against TRL's SFTTrainer, in one process, same everything.
 
-Run: HF_HUB_OFFLINE=1 .venv/bin/python bench/train_vs_trl.py [--steps 20] [--trl-tuned]
+Run: HF_HUB_OFFLINE=1 .venv/bin/python bench/train_vs_trl.py [--steps 20] [--trl-tuned] [--profile 3]
+     LAB_COMPUTE_DTYPE=fp32 ... runs both in fp32 (the path of CPUs without native bf16)
 
 Both runs train the bundled SmolLM2-135M-Instruct loaded by ``lab.models.load_model("nf4")`` (NF4 +
 double quantization, compute dtype ``lab.models.compute_dtype()``), with the same LoRA settings
@@ -16,7 +17,9 @@ Printed:
 - the final losses: the mean training loss of the last 5 steps, and the loss of each trained adapter
   on the held-out eval split computed by the same code — target within 5 % of TRL's;
 - the measured matmul peak of this CPU (fp32 and bf16) and the share of it that lab.training reaches:
-  FLOPs per step counted as below, divided by the loop's wall time.
+  FLOPs per step counted as below, divided by the loop's wall time; also the peak on the model's own
+  matmul shapes at a median step's size (:func:`model_shape_peak`), the fairer ceiling;
+- where a step's time goes (:func:`profile_steps`, torch.profiler on a second, untimed lab run).
 
 FLOPs counted for lab.training (T tokens in a step, n of them trained, examples of lengths L_i;
 P = sum of d_in x d_out over the frozen 4-bit linear layers; P_A = LoRA parameters; d = hidden size,
@@ -30,6 +33,7 @@ V = vocabulary, layers = number of layers):
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -61,6 +65,98 @@ def matmul_peak(dtype: torch.dtype, repeat: int = 8) -> float:
     return best
 
 
+def model_shape_peak(dtype: torch.dtype, tokens: int, trained: int, config, repeat: int = 5) -> float:
+    """GFLOP/s of the model's own matmuls at a typical step's size, weighted by their FLOPs: each layer's
+    q, k, v, o, gate, up and down projections on ``tokens`` rows (as ``x @ W^T`` with the weight's
+    layout), and the LM head on the ``trained`` rows — the peak this CPU reaches on the shapes a step
+    really multiplies, beside the square-ish MLP matmul of :func:`matmul_peak`."""
+    d, f, kv = config.hidden_size, config.intermediate_size, config.num_key_value_heads * (
+        config.hidden_size // config.num_attention_heads)
+    shapes = [(tokens, d, d), (tokens, d, kv), (tokens, d, kv), (tokens, d, d), (tokens, d, f), (tokens, d, f),
+              (tokens, f, d), (trained, d, config.vocab_size)]
+    total_flops = total_s = 0.0
+    for m, k, n in shapes:
+        x, w = torch.randn(m, k, dtype=dtype), torch.randn(n, k, dtype=dtype)
+        for _ in range(2):
+            x @ w.T
+        best = math.inf
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            x @ w.T
+            best = min(best, time.perf_counter() - t0)
+        total_flops += 2 * m * k * n
+        total_s += best
+    return total_flops / total_s / 1e9
+
+
+CATEGORIES = {"self_attn": "attention", "mlp": "MLP", "lm_head": "LM head", "embed_tokens": "embedding",
+              "input_layernorm": "norms", "post_attention_layernorm": "norms", "norm": "norms"}
+
+
+def profile_steps(run, it, steps: int = 3) -> list[tuple[str, float]]:
+    """Where a step's time goes, from torch.profiler over ``steps`` steps of a run under way, in ms per step.
+
+    Forward: ranges opened around each attention, MLP, LM head, embedding and norm module (forward hooks).
+    Backward: each autograd node is charged to the module whose forward made it (the profiler gives every
+    forward op and its backward node the same sequence number; the forward op lies inside one range).
+    Beside them: the 4-bit dequantization (inside attention and MLP, forward and backward) and the optimizer.
+    """
+    from torch.autograd.profiler import record_function
+
+    handles, live = [], {}
+
+    def enter(module, name):
+        live[(id(module), name)] = r = record_function(name)
+        r.__enter__()
+
+    def leave(module, name):
+        if (r := live.pop((id(module), name), None)) is not None:
+            r.__exit__(None, None, None)
+
+    for name, module in run.causal_lm.named_modules():
+        if (cat := CATEGORIES.get(name.rsplit(".", 1)[-1])) is not None:
+            tag = f"lab::{cat}"
+            handles += [module.register_forward_pre_hook(lambda m, a, tag=tag: enter(m, tag)),
+                        module.register_forward_hook(lambda m, a, o, tag=tag: leave(m, tag))]
+    wall = 0.0
+    try:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                wall += next(it).step_s
+    finally:
+        for h in handles:
+            h.remove()
+    events = list(prof.events())
+    ranges = sorted((e.time_range.start, e.time_range.end, e.name[5:]) for e in events if e.name.startswith("lab::"))
+    starts = [r[0] for r in ranges]
+    import bisect
+
+    totals: dict[str, float] = {}
+
+    def add(label, us):
+        totals[label] = totals.get(label, 0.0) + us / 1e3 / steps
+
+    for e in events:
+        if e.name.startswith("lab::"):
+            add(f"{e.name[5:]} forward", e.cpu_time_total)
+    seq_cat = {}
+    for e in events:
+        if e.sequence_nr >= 0 and not e.name.startswith("autograd::") and e.sequence_nr not in seq_cat:
+            i = bisect.bisect_right(starts, e.time_range.start) - 1
+            if i >= 0 and ranges[i][0] <= e.time_range.start <= ranges[i][1]:
+                seq_cat[e.sequence_nr] = ranges[i][2]
+    for e in events:
+        name = e.name
+        if name.startswith("autograd::engine::evaluate_function"):
+            add(f"{seq_cat.get(e.sequence_nr, 'loss, casts and the rest')} backward", e.cpu_time_total)
+        elif "dequantize_4bit" in name or "dequantize_blockwise" in name:
+            if not any(c.name == name for c in [e.cpu_parent] if c is not None):
+                add("dequantize (inside attention and MLP)", e.cpu_time_total)
+        elif name.startswith("Optimizer.step"):
+            add("optimizer step", e.cpu_time_total)
+    return [("step (wall)", 1e3 * wall / steps), *sorted(totals.items(), key=lambda kv: -kv[1])]
+
+
 def step_flops(batch, frozen: int, lora: int, d: int, vocab: int, layers: int) -> float:
     lengths = (batch.cu_seqlens[1:] - batch.cu_seqlens[:-1]).tolist()
     t, n = batch.tokens, batch.targets.numel()
@@ -84,13 +180,25 @@ def eval_loss(model, examples) -> float:
     return total / count
 
 
-def run_lab(cfg):
+def run_lab(cfg, profile: int = 0):
+    """The lab's run; with ``profile`` > 0, a second run of the same config is profiled for that many steps
+    after 2 warm-up steps (the profiler slows what it watches: never the timed run)."""
     from lab import training
 
     run = training.TrainingRun(cfg)
     flops = 0.0
     for log in run.steps():
         print(f"  lab step {log.step:3d}  loss {log.loss:.3f}  {log.tokens_per_s:6.0f} tok/s", flush=True)
+    breakdown = None
+    if profile:
+        import dataclasses
+
+        other = training.TrainingRun(dataclasses.replace(cfg, steps=2 + profile, out_dir=None))
+        it = other.steps()
+        next(it), next(it)
+        breakdown = profile_steps(other, it, profile)
+        it.close()
+        del other
     causal = run.model.get_base_model()
     import bitsandbytes as bnb
 
@@ -105,7 +213,9 @@ def run_lab(cfg):
     first, last = run.logs[0], run.logs[-1]
     wall = last.elapsed_s - (first.elapsed_s - first.step_s)
     tokens = sum(x.tokens for x in run.logs)
-    return run, tokens / wall, [x.loss for x in run.logs], flops / wall / 1e9
+    step_tokens = statistics.median(x.tokens for x in run.logs)
+    step_trained = statistics.median(x.trained_tokens for x in run.logs)
+    return run, tokens / wall, [x.loss for x in run.logs], flops / wall / 1e9, breakdown, (int(step_tokens), int(step_trained))
 
 
 def run_trl(cfg, gradient_checkpointing: bool | None):
@@ -148,6 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--trl-tuned", action="store_true", help="also run TRL without gradient checkpointing")
+    parser.add_argument("--profile", type=int, default=3, help="steps of a second lab run to profile (0: none)")
     ns = parser.parse_args()
 
     from lab import masking, models, training
@@ -160,7 +271,9 @@ def main() -> None:
     print(f"settings: {cfg.steps} steps x {cfg.batch_size} examples, r={cfg.r}, alpha={cfg.alpha:g}, "
           f"lr={cfg.learning_rate:g}, max length {cfg.max_seq_len}, masking {cfg.masking}, seed {cfg.seed}")
 
-    lab_run, lab_tps, lab_losses, lab_gflops = run_lab(cfg)
+    lab_run, lab_tps, lab_losses, lab_gflops, breakdown, (step_tokens, step_trained) = run_lab(cfg, ns.profile)
+    dtype = models.compute_dtype()
+    shape_peak = model_shape_peak(dtype, step_tokens, step_trained, lab_run.causal_lm.config)
     tok = lab_run.tokenizer
     _, eval_ds = training.load_splits(cfg.dataset)
     held_out = [masking.build_labels(tok, m, cfg.masking, max_length=cfg.max_seq_len) for m in eval_ds["messages"]]
@@ -186,6 +299,14 @@ def main() -> None:
     print(f"last-5 training loss: lab {statistics.mean(lab_losses[-5:]):.3f} vs TRL {statistics.mean(trl[2][-5:]):.3f}")
     print(f"lab.training reaches {lab_gflops:.0f} GFLOP/s = {100 * lab_gflops / peak32:.0f} % of the fp32 matmul peak "
           f"({100 * lab_gflops / peak16:.0f} % of the bf16 peak, the dtype it computes in here)")
+    print(f"  and {100 * lab_gflops / shape_peak:.0f} % of the {str(dtype).replace('torch.', '')} peak on the model's own "
+          f"matmul shapes ({shape_peak:.0f} GFLOP/s at a median step of {step_tokens} tokens, {step_trained} trained)")
+    if breakdown:
+        wall = breakdown[0][1]
+        print(f"\nwhere a step's time goes (torch.profiler, {ns.profile} steps; ranges nest: dequantize is inside "
+              f"attention and MLP, so shares do not sum to 100 %):")
+        for label, ms in breakdown:
+            print(f"  {label:44s} {ms:8.1f} ms  {100 * ms / wall:5.1f} %")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
