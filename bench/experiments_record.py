@@ -1,7 +1,7 @@
 """Record each experiment at its default settings: the result the Experiments tab shows at once, and its time.
 
-Runs every experiment (``peft``, ``rank``, ``masking``, ``data-quality``, ``synthetic``, ``zero-shot``; or those named), each in a fresh process, exactly as
-``python -m lab experiment NAME`` does, and writes ``lab/experiments/recorded/NAME.json``: the
+Runs every experiment (``peft``, ``rank``, ``masking``, ``data-quality``, ``synthetic``, ``zero-shot``;
+or those named), each in a fresh process, exactly as ``python -m lab experiment NAME`` does, and writes ``lab/experiments/recorded/NAME.json``: the
 experiment's ``results.json`` plus a ``"recorded"`` block (date, wall time, the time limit, whether
 the base model's evaluations had to be computed, the machine's load before and after). By default the
 evaluation cache starts empty (``--warm`` keeps the shared one), so the time is a learner's first run.
