@@ -74,8 +74,8 @@ class ExperimentSettings:
     svd_module: str = _help("The linear layer whose learned update dW = (alpha/r) B A the rank experiment decomposes.", default="q_proj")
     svd_layer: int | None = _help("Its decoder layer (None: the middle one).", default=None)
     sample_tokens: int = _help("Tokens generated for each masking condition's sample (special tokens shown, not stopped at the end of the turn).", default=128)
-    per_task: int = _help("Held-out prompts per task type that the zero-shot experiment answers, before and after (the set has 5 of each).", default=3)
-    candidates: int = _help("Instruction / response pairs the synthetic experiment generates.", default=12)
+    per_task: int = _help("Held-out prompts per task type that the zero-shot experiment answers, before and after (the set has 5 of each).", default=5)
+    candidates: int = _help("Instruction / response pairs the synthetic experiment generates.", default=16)
     train_synthetic: bool = _help("The synthetic experiment also trains on the pairs that pass the filters (a 135M model's own data teaches it little).", default=False)
     model: str | None = _help("Base model: None for the bundled SmolLM2-135M-Instruct, or a local directory.", default=None)
     seed: int = _help("Seed of the data order and the LoRA initialisation, the same for every condition.", default=0)
@@ -217,7 +217,7 @@ EXPERIMENTS = {
                 "every reply is correct and in style teaches the behaviour better than five times as many rows "
                 "with duplicates, wrong answers and replies out of style, and cleaning the large set recovers "
                 "much of the difference."),
-            default_steps=24, forgetting=False, build=_quality, prepare=sftdata.prepare_quality,
+            default_steps=40, forgetting=False, build=_quality, prepare=sftdata.prepare_quality,
             evaluate=sftdata.evaluate_quality),
         Experiment(
             "synthetic", Msg("experiment.synthetic.title", "Synthetic data and its quality control"),
