@@ -231,7 +231,8 @@ ERRORS = {
         "{n:.0%}): trong lượt chạy này, làm sạch không thay đổi điểm hành vi bao nhiêu."),
     "experiment.data_quality.correctness_worse": (
         "Độ đúng của câu trả lời trên cùng các câu hỏi: đã tuyển chọn {c:.0%}, nhiễu {n:.0%}, đã làm sạch "
-        "{cl:.0%}. Các câu trả lời và sự thật sai trong các dòng nhiễu đã làm mất những câu trả lời đúng."),
+        "{cl:.0%}. Các câu trả lời sai trong các dòng nhiễu đã làm mất những câu trả lời đúng, và bộ đã làm sạch vẫn "
+        "giữ những dòng nêu sự thật sai mà không bộ lọc rẻ tiền nào nhận ra."),
     "experiment.data_quality.correctness_same": (
         "Độ đúng của câu trả lời trên cùng các câu hỏi: đã tuyển chọn {c:.0%}, nhiễu {n:.0%}, đã làm sạch "
         "{cl:.0%}. Mô hình gốc vốn đã biết những sự thật này, và {steps} bước trên các sự thật sai chưa làm nó "
