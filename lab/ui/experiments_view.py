@@ -22,7 +22,7 @@ RANK_COLUMNS = ["exp.col.condition", "exp.col.alpha", "exp.col.trainable", "exp.
 MASKING_COLUMNS = ["exp.col.condition", "exp.col.trained_share", "exp.col.loss", "exp.col.behaviour",
                    "exp.col.prompt_loss", "exp.col.after_reply"]
 QUALITY_COLUMNS = ["exp.col.condition", "exp.col.examples", "exp.col.duplicates", "exp.col.off_style",
-                   "exp.col.mean_words", "exp.col.loss", "exp.col.behaviour", "exp.col.correctness"]
+                   "exp.col.mean_words", "exp.col.loss", "exp.col.behaviour_after", "exp.col.correctness"]
 SYNTHETIC_COLUMNS = ["exp.col.condition", "exp.col.examples", "exp.col.loss", "exp.col.correctness_ba"]
 ZERO_SHOT_COLUMNS = ["exp.col.condition", "exp.col.examples", "exp.col.loss", "exp.col.behaviour", "exp.col.seen",
                      "exp.col.unseen"]
@@ -201,9 +201,10 @@ def candidates_text(results: dict | None, lang: str) -> str:
             lines.append(f"| {r['index'] + 1} | {_cell(verdict, 80)} | {_cell(r['prompt'], 90)} | {_cell(r['reply'])} |")
         else:
             lines.append(f"| {r['index'] + 1} | {_cell(verdict, 80)} | `{_cell(r['text'], 90)}` | |")
-    caveat = syn.get("caveat")
-    return "\n\n".join([t("exp.synthetic.heading", lang, kept=kept, n=len(cands), total=syn.get("total", len(cands))),
-                        f"> {conclusion(caveat, lang)}" if caveat else "", "\n".join(lines)])
+    caveat = syn.get("caveat") if not results.get("conclusions") else None  # (then the last conclusion says it)
+    return "\n\n".join(p for p in [t("exp.synthetic.heading", lang, kept=kept, n=len(cands),
+                                      total=syn.get("total", len(cands))),
+                                    f"> {conclusion(caveat, lang)}" if caveat else "", "\n".join(lines)] if p)
 
 
 def per_task_text(results: dict | None, lang: str) -> str:

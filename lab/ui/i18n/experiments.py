@@ -36,6 +36,7 @@ nói, các câu bên dưới bảng sẽ nói rõ như vậy, và giải thích 
     "exp.col.duplicates": ("duplicates", "dòng trùng"),
     "exp.col.off_style": ("off style", "sai phong cách"),
     "exp.col.mean_words": ("words per reply", "số từ mỗi câu trả lời"),
+    "exp.col.behaviour_after": ("behaviour (held-out)", "hành vi (câu hỏi chưa từng thấy)"),
     "exp.col.correctness": ("answers correct", "câu trả lời đúng"),
     "exp.col.correctness_ba": ("answers correct (before → after)", "câu trả lời đúng (trước → sau)"),
     "exp.col.seen": ("seen task types (before → after)", "tác vụ đã thấy (trước → sau)"),
