@@ -185,8 +185,11 @@ def prepare_synthetic(settings, out: Path, tokenizer, stop, results):
 
 
 def evaluate_synthetic(settings, name, run, progress, deadline, results) -> dict:
-    """Did the model's own pairs change what it knows? Correctness on the held-out questions, before and after."""
-    return correctness_columns(run.model, run.tokenizer, settings.eval_prompts, deadline, progress, before=True)
+    """Did the model's own pairs change what it knows? Correctness on the held-out questions, before and after
+    (the pirate behaviour score is no measure of plain assistant rows: left out)."""
+    cols = correctness_columns(run.model, run.tokenizer, settings.eval_prompts, deadline, progress, before=True)
+    cols["behaviour_score"] = cols["behaviour_before"] = None
+    return cols
 
 
 # --- zero-shot -----------------------------------------------------------------------------------------------
