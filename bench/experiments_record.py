@@ -1,16 +1,17 @@
 """Record each experiment at its default settings: the result the Experiments tab shows at once, and its time.
 
-Runs ``peft``, ``rank`` and ``masking`` (or those named), each in a fresh process, exactly as
-``python -m lab experiment NAME`` does, and writes ``lab/experiments/recorded/NAME.json``: the
+Runs every experiment (``peft``, ``rank``, ``masking``, ``data-quality``, ``synthetic``, ``zero-shot``;
+or those named), each in a fresh process, exactly as ``python -m lab experiment NAME`` does, and writes ``lab/experiments/recorded/NAME.json``: the
 experiment's ``results.json`` plus a ``"recorded"`` block (date, wall time, the time limit, whether
 the base model's evaluations had to be computed, the machine's load before and after). By default the
 evaluation cache starts empty (``--warm`` keeps the shared one), so the time is a learner's first run.
 
 Targets (issue 13): on an otherwise idle 2-core machine, ``peft`` within 6 minutes, ``rank`` and
-``masking`` within 4 each. The script says when the machine was busy (1-minute load above the core
+``masking`` within 4 each; (issue 14) ``data-quality``, ``synthetic`` and ``zero-shot`` within 5 each.
+The script says when the machine was busy (1-minute load above the core
 count at the start or the end): such a record is labelled ``"busy_machine": true`` and is not final.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/experiments_record.py [peft rank masking] [--warm] [--dry-run]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/experiments_record.py [peft rank masking data-quality ...] [--warm] [--dry-run]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMITS_S = {"peft": 360, "rank": 240, "masking": 240}
+LIMITS_S = {"peft": 360, "rank": 240, "masking": 240, "data-quality": 300, "synthetic": 300, "zero-shot": 300}
 
 ONE = """
 import sys

@@ -3,6 +3,7 @@
     python -m lab train --dataset pirate --steps 30 --out runs/demo
     python -m lab export --steps 200 --out qlora-export    # a TRL SFTTrainer script + its data
     python -m lab experiment peft --out runs/peft          # full vs LoRA vs QLoRA (also: rank, masking)
+    python -m lab experiment data-quality --steps 24       # also: synthetic, zero-shot
 
 ``train`` prints one JSON object per optimizer step on stdout (progress notes go to stderr) and
 writes the adapter to ``--out`` (peft format). Ctrl-C stops after the current step and keeps the
@@ -34,6 +35,16 @@ def _none_or(kind):
     return parse
 
 
+def _flag(text: str) -> bool:
+    """true / false (also yes / no, 1 / 0, on / off) as an option's value."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "1", "on"):
+        return True
+    if value in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
     """One ``--option`` per dataclass field, with the field's default and ``metadata["help"]``."""
     hints = typing.get_type_hints(cls)
@@ -45,6 +56,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls) -> None:
         if typing.get_origin(base) is tuple:
             parse = lambda s: tuple(x.strip() for x in s.split(",") if x.strip())  # noqa: E731
             shown = ",".join(map(str, f.default))
+        elif base is bool:
+            parse, shown = _flag, f.default
         else:
             parse = base if base in (int, float, str) else str
             shown = f.default
@@ -102,14 +115,27 @@ def _progress(event) -> str | None:
         return f"  {event.condition} evaluating {event.done}/{event.total}"
     if kind == "condition_done":
         r = event.row
-        parts = [f"{r['trainable_params']:,} trainable ({r['trainable_share']:.2%})", f"peak {r['peak_memory_mb']:,.0f} MB",
+        parts = [f"{r['examples']:,} rows", f"{r['trainable_params']:,} trainable ({r['trainable_share']:.2%})", f"peak {r['peak_memory_mb']:,.0f} MB",
                  f"{r['tokens_per_s']:,.0f} tok/s", f"final loss {r['final_loss']:.3f}"]
         if r.get("behaviour_score") is not None:
             parts.append(f"behaviour {r['behaviour_score']:.2f}")
+        if r.get("correctness") is not None:
+            parts.append(f"correct {r['correctness']:.2f}")
+        if r.get("unseen_after") is not None:
+            parts.append(f"seen tasks {r['seen_before']:.2f} -> {r['seen_after']:.2f}, "
+                         f"unseen {r['unseen_before']:.2f} -> {r['unseen_after']:.2f}")
         if r.get("forgetting_score") is not None:
             parts.append(f"forgetting {r['forgetting_score']:.2f}")
         parts.append(f"saved {r['saved_mb']:,.1f} MB")
         return f"  {r['name']}: " + ", ".join(parts)
+    if kind == "cleaned":
+        c = event.cleaning
+        reasons = ", ".join(f"{k} {n}" for k, n in c["counts"].items() if n)
+        return f"Clean step: kept {c['kept']} of {c['rows']} noisy rows (removed: {reasons})"
+    if kind == "candidate":
+        r = event.row
+        verdict = "kept" if r["kept"] else r["reason"]["text"]
+        return f"  candidate {event.index + 1}/{event.total}: {verdict}: {(r['prompt'] or r['text'])[:80]!r}"
     if kind == "finished":
         lines = [str(m) for m in event.conclusions]
         if event.stopped:
@@ -148,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_export)
     from lab import experiments
 
-    p = sub.add_parser("experiment", help="Run one of the lecture's experiments (peft, rank, masking); writes --out/results.json.")
+    p = sub.add_parser("experiment", help="Run one of the lecture's experiments; writes --out/results.json.")
     p.add_argument("name", choices=list(experiments.EXPERIMENTS), help="Which experiment.")
     p.add_argument("--out", default=None, help="Output folder (default: ./experiment-NAME).")
     add_dataclass_arguments(p, experiments.ExperimentSettings)

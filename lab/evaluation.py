@@ -313,9 +313,21 @@ def judge_json(prompt: str, answer: str, reference: str | None = None) -> Verdic
     return Verdict(ok, reasons)
 
 
+def judge_multitask(prompt: str, answer: str, reference: str | None = None) -> Verdict:
+    """:func:`lab.multitask.judge_multitask` (imported when called: that module imports this one)."""
+    from lab import multitask
+
+    return multitask.judge_multitask(prompt, answer, reference)
+
+
+_PIRATE = Msg("judge.pirate", "answers in pirate speak that answer the prompt")
 SCORERS = {
-    "pirate": (Msg("judge.pirate", "answers in pirate speak that answer the prompt"), judge_pirate),
+    "pirate": (_PIRATE, judge_pirate),
     "json": (Msg("judge.json", 'answers as {{"answer": ..., "confidence": ...}} that answer the prompt'), judge_json),
+    # the experiments' sets: the pirate behaviour (quality vs quantity), the [OK] tag (zero-shot)
+    "pirate_curated": (_PIRATE, judge_pirate),
+    "pirate_noisy": (_PIRATE, judge_pirate),
+    "multitask": (Msg("judge.multitask", "answers that open with [OK] and answer the prompt"), judge_multitask),
 }
 
 

@@ -259,9 +259,12 @@ class TrainingRun:
     kernel, rounding the block scales to bf16 — the base would no longer be the one trained on.
     """
 
-    def __init__(self, config: TrainConfig, base_model=None, tokenizer=None):
+    def __init__(self, config: TrainConfig, base_model=None, tokenizer=None, splits=None):
         self.config = config
         self._base = base_model  # an already loaded base model (tests use a tiny one); None: load config.model
+        # (train, eval) datasets to train and evaluate on instead of config.dataset's: rows made in the run
+        # itself (the data-quality experiment's cleaned set), which no bundled name or file holds
+        self._splits = splits
         self.model = None
         self.tokenizer = tokenizer
         self.examples: list[masking.LabeledExample] = []
@@ -282,7 +285,7 @@ class TrainingRun:
     def setup(self) -> None:
         cfg = self.config
         cores.fit(cfg.threads)
-        train_ds, self.eval_chats = load_splits(cfg.dataset)
+        train_ds, self.eval_chats = self._splits if self._splits is not None else load_splits(cfg.dataset)
         self.deadline.check(Msg("train.doing.reading", "reading the data"))
         if self.tokenizer is None:
             self.tokenizer = models.load_tokenizer(cfg.model)

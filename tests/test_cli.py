@@ -80,3 +80,33 @@ def test_experiment_prints_progress_and_writes_results_json(tokenizer, tmp_path,
 def test_experiment_bad_settings_are_a_sentence(capsys):
     assert main(["experiment", "rank", "--ranks", "4,4"]) == 2
     assert "error: Give 1 to 8 different ranks, not 4, 4." in capsys.readouterr().err
+
+
+def test_zero_shot_experiment_writes_the_per_task_table(tokenizer, tmp_path, monkeypatch, capsys):
+    """``python -m lab experiment zero-shot`` on a tiny model: one condition with its rows, and "per_task"."""
+    from lab import evaluation, models, multitask
+
+    tiny = tmp_path / "tiny"
+    models.tiny_model(tokenizer).save_pretrained(str(tiny))
+    tokenizer.save_pretrained(str(tiny))
+    monkeypatch.setattr(evaluation, "CACHE_DIR", tmp_path / "cache")
+    out = tmp_path / "zs"
+    assert main(["experiment", "zero-shot", "--model", str(tiny), "--steps", "2", "--batch-size", "2",
+                 "--per-task", "1", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "Experiment zero-shot: multitask (2 steps each)" in err and "160 rows" in err and "unseen 0.00 ->" in err
+    results = json.loads((out / "results.json").read_text())
+    assert [(r["name"], r["examples"]) for r in results["conditions"]] == [("multitask", 160)]
+    assert (out / "multitask" / "adapter_model.safetensors").is_file()
+    table = results["per_task"]
+    assert {t: (v["seen"], v["n"], v["before"]) for t, v in table.items()} == {
+        t: (t not in multitask.HELD_OUT, 1, 0.0) for t in multitask.TASKS}
+
+
+def test_experiment_flags_read_true_and_false(capsys):
+    from lab.__main__ import _flag
+
+    assert [_flag(x) for x in ("true", "False", "yes", "0")] == [True, False, True, False]
+    with pytest.raises(SystemExit):
+        main(["experiment", "synthetic", "--train-synthetic", "maybe"])
+    assert "expected true or false, not 'maybe'" in capsys.readouterr().err

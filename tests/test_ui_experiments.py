@@ -121,3 +121,96 @@ def test_a_masking_experiment_with_two_steps_in_the_browser(page):
     assert "What the numbers show" in page.locator("#exp-conclusions").inner_text()
     page.locator("#exp-samples").get_by_text("<|im_start|>").first.wait_for()
     screenshot(page, "experiments_masking")
+
+
+# --- the SFT-data experiments -----------------------------------------------------------------------------------
+
+_REASON = {"code": "quality.too_short", "text": "reply too short: 3 words, fewer than 8",
+           "params": {"words": 3, "min_words": 8}}
+QUALITY = {
+    "experiment": "data-quality", "settings": {"steps": 24}, "seconds": 250.0,
+    "conditions": [
+        _row(name, "lora", 16, examples=n, correctness=c, behaviour_score=b, behaviour_before=None,
+             quality={"rows": n, "duplicates": d, "duplicate_share": d / n, "off_style_share": o, "mean_words": w})
+        for name, n, c, b, d, o, w in (("curated", 40, 0.93, 0.8, 0, 0.0, 31.6), ("noisy", 200, 0.8, 0.47, 45, 0.15, 30.2),
+                                       ("cleaned", 55, 0.87, 0.73, 0, 0.0, 31.0))],
+    "cleaning": {"rows": 200, "kept": 55, "counts": {"too_short": 10, "duplicate": 20},
+                 "dropped": [{"row": 41, "prompt": "What is a comet?", "reply": "Arr, dunno.", "kind": "too_short",
+                              "reason": _REASON}],
+                 "missed": [{"row": 190, "prompt": "Can you see the Great Wall from the Moon?",
+                             "reply": "Aye, matey, plain as day!", "kind": "wrong_fact"}]},
+}
+
+
+def test_data_quality_table_and_the_clean_steps_rows_in_both_languages():
+    table = view.table(QUALITY, "en")
+    assert list(table.iloc[:, 0]) == ["curated (40 rows)", "noisy (200 rows)", "noisy, cleaned"]
+    assert list(table.iloc[1]) == ["noisy (200 rows)", "200", "45 (22 %)", "15 %", "30", "1.234", "47 %", "80 %"]
+    en, vi = view.details_text(QUALITY, "en"), view.details_text(QUALITY, "vi")
+    assert "The Clean step: 55 of 200 noisy rows kept" in en and "reply too short 10, exact duplicate 20" in en
+    assert "| 41 | reply too short: 3 words, fewer than 8 | too short | What is a comet? → Arr, dunno. |" in en
+    assert "Great Wall" in en and "Kept though written bad (1 rows)" in en
+    assert "giữ lại 55 trên 200 dòng nhiễu" in vi and "câu trả lời quá ngắn: 3 từ, ít hơn 8" in vi
+    assert "sai sự thật" not in en and "quá ngắn" in vi
+    assert [_numbers(c) for c in view.table(QUALITY, "vi").values.ravel()] == [_numbers(c) for c in table.values.ravel()]
+
+
+def test_zero_shot_per_task_table_and_synthetic_candidates():
+    per_task = {t: {"seen": t not in ("classify", "poem"), "before": 0.0, "after": 1.0 if t != "poem" else 0.67, "n": 3}
+                for t in ("summarise", "translate", "classify", "poem")}
+    zs = {"experiment": "zero-shot", "per_task": per_task,
+          "conditions": [_row("multitask", "lora", 16, examples=160, behaviour_before=0.0, behaviour_score=0.9,
+                              seen_before=0.0, seen_after=1.0, unseen_before=0.0, unseen_after=0.83)]}
+    table = view.table(zs, "en")
+    assert list(table.iloc[0]) == ["8 task types, one format", "160", "1.234", "0 % → 90 %", "0 % → 100 %", "0 % → 83 %"]
+    text = view.details_text(zs, "en")
+    assert "| write a poem | **never seen** | 3 | 0 % | **67 %** |" in text
+    assert text.index("translate") < text.index("classify")  # seen task types first
+    assert "| viết thơ | **chưa từng thấy** | 3 | 0 % | **67 %** |" in view.details_text(zs, "vi")
+    syn = {"experiment": "synthetic", "conditions": [], "synthetic": {
+        "total": 4, "caveat": {"code": "synthetic.caveat", "text": "A 135M model's own data teaches it little.",
+                               "params": {}},
+        "candidates": [
+            {"index": 0, "text": "Instruction: Name a fruit.\nResponse: Apple.", "prompt": "Name a fruit.",
+             "reply": "Apple is a fruit.", "kept": True, "reason": None},
+            {"index": 1, "text": "Instruction: ??", "prompt": "", "reply": "", "kept": False,
+             "reason": {"code": "synthetic.unparsed", "text": "no “Instruction: … Response: …” pair in the text",
+                        "params": {}}}]}}
+    text = view.details_text(syn, "en")
+    assert "Synthetic candidates: 1 of 2 kept (4 asked)" in text and "| 1 | **kept** | Name a fruit. |" in text
+    assert "| 2 | no “Instruction: … Response: …” pair in the text | `Instruction: ??` |" in text
+    assert "teaches it little" in text and "Dữ liệu do chính một mô hình" in view.details_text(syn, "vi")
+    state = {"name": "synthetic", "results": syn, "running": True, "prep": (2, 4), "live": None}
+    assert "Generating synthetic pairs**: 2 / 4" in view.status(state, "en")
+
+
+def test_select_shows_the_synthetic_option_only_for_synthetic():
+    *_, train_synthetic = ui.select("synthetic", "en")
+    assert train_synthetic["visible"]
+    claim, steps, method, alpha, state, *_, train_synthetic = ui.select("data-quality", "vi")
+    assert "Chất lượng hay số lượng dữ liệu" in claim and not method["visible"] and not train_synthetic["visible"]
+    assert steps["value"] == ui.experiments.experiment("data-quality").default_steps
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_zero_shot_experiment_with_two_steps_in_the_browser(page):
+    """The zero-shot experiment for real, 2 steps: the per-task table appears, then in Vietnamese."""
+    page.get_by_role("tab", name="Experiments").click()
+    page.locator("#exp-name").get_by_text("Zero-shot generalisation").click()
+    page.locator("#exp-claim").get_by_text("Zero-shot generalisation").wait_for()
+    page.locator("#exp-steps input").fill("2")
+    page.locator("#exp-run").click()
+    page.locator("#exp-status").get_by_text(re.compile("Condition 1 of 1")).wait_for(timeout=300_000)
+    page.wait_for_function("() => document.querySelector('#exp-status').innerText.includes('Finished')",
+                           timeout=900_000)
+    assert "8 task types, one format" in page.locator("#exp-table").inner_text()
+    details = page.locator("#exp-samples")
+    details.get_by_text("never seen").first.wait_for()
+    assert "write a poem" in details.inner_text() and "classify" in details.inner_text()
+    assert "What the numbers show" in page.locator("#exp-conclusions").inner_text()
+    screenshot(page, "experiments_zero_shot")
+    page.locator("#lab-lang").get_by_text("Tiếng Việt").click()
+    details.get_by_text("chưa từng thấy").first.wait_for()
+    assert "viết thơ" in details.inner_text() and "write a poem" not in details.inner_text()
+    screenshot(page, "experiments_zero_shot_vi")

@@ -15,8 +15,13 @@ CLOSE_SCORE = 0.15
 CLOSE_LOSS = 0.02
 
 
-def conclude(name: str, rows: list[dict], settings) -> list[Msg]:
-    """The conclusions of experiment ``name`` from its condition rows (all of them finished)."""
+def conclude(name: str, rows: list[dict], settings, results: dict | None = None) -> list[Msg]:
+    """The conclusions of experiment ``name`` from its condition rows (all of them finished) and, for the
+    SFT-data experiments, what their prepare step found (``results``)."""
+    from lab.experiments import conclusions_data
+
+    if name in conclusions_data.CONCLUDE:
+        return conclusions_data.CONCLUDE[name](rows, settings, results or {})
     if not rows:
         return []
     return {"peft": _peft, "rank": _rank, "masking": _masking}[name](rows, settings)

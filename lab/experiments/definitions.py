@@ -1,4 +1,4 @@
-"""The three experiments: which runs each one makes, with which settings, to test which claim.
+"""The experiments: which runs each one makes, with which settings, to test which claim.
 
 An experiment is a list of **conditions**, each a :class:`lab.training.TrainConfig` that differs from
 the others in one thing only (the method, the rank, the masking), everything else shared
@@ -7,6 +7,12 @@ the others in one thing only (the method, the rank, the masking), everything els
     peft     full fine-tuning  vs  LoRA (r = 16, 16/32-bit base)  vs  QLoRA (r = 16, NF4 base)
     rank     LoRA at r = 1, 4, 16, 64 with alpha = 2r (or one fixed alpha)
     masking  completion-only loss  vs  loss on every token (``none``)
+
+and the SFT-data experiments (:mod:`lab.experiments.sftdata`), which vary the *data* instead:
+
+    data-quality  curated (40 rows)  vs  noisy (200)  vs  the noisy set cleaned by the lab's filters
+    synthetic     pairs the model writes itself, judged by the filters (training on them optional)
+    zero-shot     one behaviour on eight task types, scored on those and on two never trained
 
 Each experiment's default number of steps is sized so that the whole experiment, evaluation
 included, fits its time limit on a 2-core CPU (``bench/experiments_record.py`` records the times).
@@ -21,6 +27,7 @@ from pathlib import Path
 
 from lab import checks
 from lab.errors import LabError, Msg
+from lab.experiments import sftdata
 from lab.train_config import TrainConfig
 
 
@@ -67,6 +74,9 @@ class ExperimentSettings:
     svd_module: str = _help("The linear layer whose learned update dW = (alpha/r) B A the rank experiment decomposes.", default="q_proj")
     svd_layer: int | None = _help("Its decoder layer (None: the middle one).", default=None)
     sample_tokens: int = _help("Tokens generated for each masking condition's sample (special tokens shown, not stopped at the end of the turn).", default=128)
+    per_task: int = _help("Held-out prompts per task type that the zero-shot experiment answers, before and after (the set has 5 of each).", default=5)
+    candidates: int = _help("Instruction / response pairs the synthetic experiment generates.", default=16)
+    train_synthetic: bool = _help("The synthetic experiment also trains on the pairs that pass the filters (a 135M model's own data teaches it little).", default=False)
     model: str | None = _help("Base model: None for the bundled SmolLM2-135M-Instruct, or a local directory.", default=None)
     seed: int = _help("Seed of the data order and the LoRA initialisation, the same for every condition.", default=0)
 
@@ -80,6 +90,12 @@ class ExperimentSettings:
             self.steps = _whole("steps", self.steps, 1, 5000)
         self.eval_prompts = _whole("eval prompts", self.eval_prompts, 1, 256)
         self.sample_tokens = _whole("sample tokens", self.sample_tokens, 1, 512)
+        self.per_task = _whole("prompts per task type", self.per_task, 1, 5)
+        self.candidates = _whole("candidates", self.candidates, 1, 200)
+        if self.train_synthetic not in (True, False):
+            raise LabError("experiment.flag", "{name} must be true or false, not {value!r}.",
+                           name="train synthetic", value=self.train_synthetic)
+        self.train_synthetic = bool(self.train_synthetic)
         self.full_learning_rate = _number("full fine-tuning learning rate", self.full_learning_rate, 1e-7, 0.1)
         if isinstance(self.ranks, (str, int)):
             self.ranks = tuple(str(self.ranks).split(","))
@@ -113,7 +129,8 @@ class ExperimentSettings:
 
 @dataclass(frozen=True)
 class Condition:
-    """One run of an experiment: its name (also its folder in the output) and its config."""
+    """One run of an experiment: its name (also its folder in the output) and its config (whose dataset a
+    prepare step may replace with rows of its own, :mod:`lab.experiments.sftdata`)."""
 
     name: str
     config: TrainConfig
@@ -127,12 +144,18 @@ class Experiment:
     default_steps: int
     forgetting: bool  # evaluate before and after, with the forgetting probes and the general-text loss
     build: Callable[[ExperimentSettings, int], list[tuple[str, dict]]]  # (name, TrainConfig changes) per condition
+    # before the conditions: a generator that yields its own events and returns {condition: (train, eval)}
+    prepare: Callable | None = None
+    # instead of the runner's behaviour score: (settings, name, run, progress, deadline, results) -> columns
+    evaluate: Callable | None = None
 
     def conditions(self, settings: ExperimentSettings, out_dir: str | Path | None = None) -> list[Condition]:
         steps = settings.steps or self.default_steps
         out = []
         for name, changes in self.build(settings, steps):
             where = str(Path(out_dir) / name) if out_dir is not None else None
+            if changes.get("dataset", "").endswith(".jsonl"):  # rows the prepare step writes into the output
+                changes = {**changes, "dataset": str(Path(out_dir or ".") / changes["dataset"])}
             out.append(Condition(name, settings.train_config(steps, out_dir=where, **changes)))
         return out
 
@@ -149,6 +172,19 @@ def _rank(s: ExperimentSettings, steps: int):
 
 def _masking(s: ExperimentSettings, steps: int):
     return [(mode, dict(method=s.method, masking=mode)) for mode in ("completion", "none")]
+
+
+def _quality(s: ExperimentSettings, steps: int):
+    return [("curated", dict(dataset="pirate_curated")), ("noisy", dict(dataset="pirate_noisy")),
+            ("cleaned", dict(dataset=sftdata.CLEANED_FILE))]
+
+
+def _synthetic(s: ExperimentSettings, steps: int):
+    return [("synthetic", dict(dataset="synthetic.jsonl"))] if s.train_synthetic else []
+
+
+def _zero_shot(s: ExperimentSettings, steps: int):
+    return [("multitask", dict(dataset="multitask"))]
 
 
 EXPERIMENTS = {
@@ -174,12 +210,34 @@ EXPERIMENTS = {
                 "SFT computes the loss on the response only: training on the prompt too spends the loss on "
                 "text the model never has to write, and teaches it to write prompts."),
             default_steps=30, forgetting=False, build=_masking),
+        Experiment(
+            "data-quality", Msg("experiment.data_quality.title", "Data quality vs quantity"),
+            Msg("experiment.data_quality.claim",
+                "A few good examples beat many mediocre ones (LIMA: 1,000 curated examples): a small set whose "
+                "every reply is correct and in style teaches the behaviour better than five times as many rows "
+                "with duplicates, wrong answers and replies out of style, and cleaning the large set recovers "
+                "much of the difference."),
+            default_steps=40, forgetting=False, build=_quality, prepare=sftdata.prepare_quality,
+            evaluate=sftdata.evaluate_quality),
+        Experiment(
+            "synthetic", Msg("experiment.synthetic.title", "Synthetic data and its quality control"),
+            Msg("experiment.synthetic.claim",
+                "A model can write its own training data (Self-Instruct, Alpaca): cheap, but every pair must be "
+                "checked, since the generator makes malformed, repeated and wrong rows."),
+            default_steps=16, forgetting=False, build=_synthetic, prepare=sftdata.prepare_synthetic,
+            evaluate=sftdata.evaluate_synthetic),
+        Experiment(
+            "zero-shot", Msg("experiment.zero_shot.title", "Zero-shot generalisation"),
+            Msg("experiment.zero_shot.claim",
+                "A model instruction-tuned on many tasks carries what it learned to tasks it never saw: the "
+                "behaviour taught on eight task types shows on two task types held out of training."),
+            default_steps=20, forgetting=False, build=_zero_shot, evaluate=sftdata.evaluate_zero_shot),
     )
 }
 
 
 def experiment(name: str) -> Experiment:
-    """The experiment called ``name`` (peft, rank or masking)."""
+    """The experiment called ``name`` (a key of :data:`EXPERIMENTS`)."""
     if name not in EXPERIMENTS:
         raise LabError("experiment.unknown", "There is no experiment {name!r}; choose {choices}.",
                        name=name, choices=", ".join(EXPERIMENTS))

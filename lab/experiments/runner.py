@@ -4,6 +4,9 @@ written out, as a stream of events the UI, the CLI and the tests all read::
     for event in run_experiment("peft", ExperimentSettings(steps=20), out_dir="runs/peft", stop=flag):
         ...   # Started, ConditionStarted, Step (one per optimizer step), Evaluating, ConditionDone, Finished
 
+The SFT-data experiments first run a prepare step, with events of its own (``DataCleaned``: the Clean
+step's verdicts; ``Generated``: one synthetic candidate as it appears; :mod:`lab.experiments.sftdata`).
+
 Conditions never overlap: each one's model, optimizer and evaluation are released
 (:func:`lab.memory.release`) before the next loads, so every peak is measured from the same process
 (and from the first step on: loading, which for QLoRA builds the 4-bit weights from fp32 ones, is not
@@ -87,7 +90,7 @@ class Finished:
 
 def run_experiment(name: str, settings: ExperimentSettings | None = None, out_dir: str | Path | None = None,
                    stop: threading.Event | None = None, tokenizer=None):
-    """Run experiment ``name`` (peft, rank, masking); yield its events (module docstring). ``out_dir``
+    """Run experiment ``name`` (a key of ``EXPERIMENTS``); yield its events (module docstring). ``out_dir``
     (default: a new temporary directory) receives ``results.json`` and one folder per condition."""
     exp = experiment(name)
     settings = settings or ExperimentSettings()
@@ -97,20 +100,27 @@ def run_experiment(name: str, settings: ExperimentSettings | None = None, out_di
     conditions = exp.conditions(settings, out)
     memory.configure()
     results = {"experiment": name, "title": str(exp.title), "claim": str(exp.claim),
-               "settings": {**settings_dict(settings), "steps": conditions[0].config.steps},
+               "settings": {**settings_dict(settings), "steps": settings.steps or exp.default_steps},
                "machine": analysis.machine(), "conditions": [], "stopped": False, "stop_reason": ""}
     yield Started(name, [c.name for c in conditions], results["settings"], out)
     started = time.perf_counter()
     tok = tokenizer if tokenizer is not None else models.load_tokenizer(settings.model)
     try:
+        prepared = {}
+        if exp.prepare is not None:  # the data a condition trains on, made here (cleaned, generated)
+            prepared = yield from exp.prepare(settings, out, tok, stop, results)
+            _write(out, results)
+            if stop.is_set():
+                results["stop_reason"] = "Stopped by the user before training."
+        conditions = [c for c in conditions if prepared.get(c.name, True) is not None]
         for i, cond in enumerate(conditions):
             if stop.is_set():
-                results["stop_reason"] = f"Stopped by the user before {cond.name}."
+                results["stop_reason"] = results["stop_reason"] or f"Stopped by the user before {cond.name}."
                 break
             cfg = cond.config
             yield ConditionStarted(i, len(conditions), cond.name, cfg.resolved_method,
                                    None if cfg.resolved_method == "full" else cfg.r)
-            row = yield from _condition(exp, settings, cond, tok, stop, results)
+            row = yield from _condition(exp, settings, cond, tok, stop, results, prepared.get(cond.name))
             if row is None:
                 break
             results["conditions"].append(row)
@@ -123,15 +133,16 @@ def run_experiment(name: str, settings: ExperimentSettings | None = None, out_di
         memory.release()
     results["stopped"] = bool(results["stop_reason"])
     results["seconds"] = round(time.perf_counter() - started, 1)
-    msgs = [] if results["stopped"] else conclude(name, results["conditions"], settings)
+    msgs = [] if results["stopped"] else conclude(name, results["conditions"], settings, results)
     results["conclusions"] = [{"code": m.code, "text": str(m), "params": _plain(m.params)} for m in msgs]
     path = _write(out, results)
     yield Finished(results, msgs, results["stopped"], path)
 
 
-def _condition(exp: Experiment, settings: ExperimentSettings, cond: Condition, tok, stop, results):
-    """Train and evaluate one condition; its row, or None when the experiment was stopped."""
-    run = TrainingRun(cond.config, tokenizer=tok)
+def _condition(exp: Experiment, settings: ExperimentSettings, cond: Condition, tok, stop, results, splits=None):
+    """Train and evaluate one condition (on ``splits``, when its prepare step made its rows); its row, or
+    None when the experiment was stopped."""
+    run = TrainingRun(cond.config, tokenizer=tok, splits=splits)
     t0 = time.perf_counter()
     try:
         with contextlib.closing(run.steps(stop)) as steps:
@@ -143,7 +154,12 @@ def _condition(exp: Experiment, settings: ExperimentSettings, cond: Condition, t
         row = _row(cond, run)
         t1 = time.perf_counter()
         try:
-            row.update((yield from _in_thread(cond.name, stop, lambda progress: _evaluate(exp, settings, run, progress))))
+            if exp.evaluate is not None:
+                work = lambda progress: exp.evaluate(settings, cond.name, run, progress,  # noqa: E731
+                                                     Deadline(run.deadline.stop), results)
+            else:
+                work = lambda progress: _evaluate(exp, settings, run, progress)  # noqa: E731
+            row.update((yield from _in_thread(cond.name, stop, work)))
         except Stopped as e:
             results["stop_reason"] = str(e)
             return None
@@ -165,7 +181,7 @@ def _row(cond: Condition, run: TrainingRun) -> dict:
     return {
         "name": cond.name, "method": cfg.resolved_method, "r": None if full else cfg.r,
         "alpha": None if full else cfg.alpha, "masking": cfg.masking, "learning_rate": cfg.learning_rate,
-        "steps": len(logs), "trainable_params": run.trainable_params, "total_params": run.total_params,
+        "steps": len(logs), "examples": len(run.examples), "dataset": cfg.dataset, "trainable_params": run.trainable_params, "total_params": run.total_params,
         "trainable_share": run.trainable_params / run.total_params,
         "peak_memory_mb": run.peak_memory_mb, "training_memory_mb": (run.peak_memory_mb or 0) - split["process_mb"],
         "memory": split,

@@ -1,7 +1,7 @@
 """Tab 6 — Experiments: the lecture's claims as runs a learner repeats, and paged optimizers measured.
 
 The training experiments (``lab.experiments``: full fine-tuning vs LoRA vs QLoRA, the rank, loss
-masking) run one condition after another in the training tab's queue (one run at a time on the server),
+masking, data quality vs quantity, synthetic data, zero-shot generalisation) run one condition after another in the training tab's queue (one run at a time on the server),
 stream their curves and table, and end with sentences computed from the numbers. Choosing an experiment
 shows its result recorded at the default settings at once, labelled as recorded; Run replaces it.
 """
@@ -21,7 +21,9 @@ from lab.ui import i18n, paging, session
 from lab.ui.i18n import Keyed, Page, TabView, Texts, t
 from lab.ui.style import user_errors
 
-CHOICES = [("exp.name.peft", "peft"), ("exp.name.rank", "rank"), ("exp.name.masking", "masking")]
+CHOICES = [("exp.name.peft", "peft"), ("exp.name.rank", "rank"), ("exp.name.masking", "masking"),
+           ("exp.name.data_quality", "data-quality"), ("exp.name.synthetic", "synthetic"),
+           ("exp.name.zero_shot", "zero-shot")]
 METHOD_CHOICES = [("exp.method.lora", "lora"), ("exp.method.qlora", "qlora")]
 RUNS_DIR = Path(tempfile.gettempdir()) / "tuning-lab-experiments"
 KEEP_RUNS = 2  # experiment folders kept on the server (a full fine-tune writes the whole model)
@@ -43,10 +45,11 @@ def claim_text(name: str, lang: str) -> str:
 
 
 def outputs_of(state: dict, lang: str) -> tuple:
-    """(status, curves, table, conclusions, spectrum plot, samples) for what ``state`` holds."""
+    """(status, curves, table, conclusions, spectrum plot, details) for what ``state`` holds: the details are
+    the masking samples, the Clean step's rows, the synthetic candidates or the zero-shot per-task table."""
     results = state.get("results")
     spectrum = view.spectrum_figure(results, lang)
-    samples = view.samples_text(results, lang)
+    samples = view.details_text(results, lang)
     return (view.status(state, lang), view.curves_figure(results, state.get("live"), lang), view.table(results, lang),
             view.conclusions_text(results, lang), gr.update(value=spectrum, visible=spectrum is not None),
             gr.update(value=samples, visible=bool(samples)))
@@ -58,8 +61,9 @@ def select(name, lang=i18n.DEFAULT):
     lang = i18n.check_lang(lang)
     exp = experiments.experiment(name)
     state = _state(name)
-    return (claim_text(name, lang), gr.update(value=exp.default_steps), gr.update(visible=name != "peft"),
-            gr.update(visible=name == "rank"), state, *outputs_of(state, lang))
+    return (claim_text(name, lang), gr.update(value=exp.default_steps), gr.update(visible=name in ("rank", "masking")),
+            gr.update(visible=name == "rank"), state, *outputs_of(state, lang),
+            gr.update(visible=name == "synthetic"))
 
 
 def arm(request: gr.Request = None):
@@ -100,15 +104,16 @@ def _progress(live: dict, done_s: list[float], now: float) -> None:
 
 
 @user_errors
-def run(name, steps, method, alpha, lang=i18n.DEFAULT, request: gr.Request = None):
-    """Run the chosen experiment; stream (state, status, curves, table, conclusions, spectrum, samples)."""
+def run(name, steps, method, alpha, train_synthetic=False, lang=i18n.DEFAULT, request: gr.Request = None):
+    """Run the chosen experiment; stream (state, status, curves, table, conclusions, spectrum, details)."""
     lang = i18n.check_lang(lang)
     who = session.session_of(request)
     stop = FLAGS.begin(who)
     try:
         settings = experiments.ExperimentSettings(
-            steps=steps, method=method if name != "peft" else "lora",
-            alpha=alpha if name == "rank" and alpha not in (None, "", 0) else None)
+            steps=steps, method=method if name in ("rank", "masking") else "lora",
+            alpha=alpha if name == "rank" and alpha not in (None, "", 0) else None,
+            train_synthetic=bool(train_synthetic) and name == "synthetic")
         experiments.experiment(name)
         state = {"name": name, "results": None, "recorded": False, "live": None, "running": True}
         done_s: list[float] = []
@@ -122,7 +127,14 @@ def run(name, steps, method, alpha, lang=i18n.DEFAULT, request: gr.Request = Non
                     state["results"] = {"experiment": name, "settings": event.settings, "conditions": []}
                     started = now
                     continue
-                if event.kind == "condition_started":
+                if event.kind == "cleaned":
+                    state["results"]["cleaning"] = event.cleaning
+                elif event.kind == "candidate":
+                    syn = state["results"].setdefault("synthetic", {"total": event.total, "candidates": []})
+                    syn["candidates"].append(event.row)
+                    state["prep"] = (event.index + 1, event.total)
+                elif event.kind == "condition_started":
+                    state["prep"] = None
                     state["live"] = {"index": event.index, "total": event.total, "started": started,
                                      "condition_started": now, "curve": [], "log": None, "evaluating": None,
                                      "row": {"name": event.name, "method": event.method, "r": event.r,
@@ -178,6 +190,8 @@ def build_runs_panel(page: Page) -> TabView:
             with gr.Row():
                 run_btn = tx(gr.Button, value="exp.run", text_value=True, variant="primary", elem_id="exp-run")
                 stop_btn = tx(gr.Button, value="exp.stop", text_value=True, variant="stop", elem_id="exp-stop")
+            train_synthetic = tx(gr.Checkbox, value=False, label="exp.train_synthetic", info="exp.train_synthetic.info",
+                                 visible=False, elem_id="exp-train-synthetic")
             status = gr.Markdown(t("exp.status.idle"), elem_id="exp-status")
             tx.md("exp.queue", elem_classes="lab-note")
         with gr.Column(scale=3, min_width=460):
@@ -190,11 +204,11 @@ def build_runs_panel(page: Page) -> TabView:
     state = gr.State(None)
 
     shown = [status, curves, table, conclusions, spectrum, samples]
-    chosen = [claim, steps, method, alpha, state, *shown]
+    chosen = [claim, steps, method, alpha, state, *shown, train_synthetic]
     name.change(select, [name, lang], chosen, api_visibility="private")
     page.on_arrival(select, [name, lang], chosen)
     event = run_btn.click(arm, None, run_btn, concurrency_limit=None, api_visibility="private").then(
-        run, [name, steps, method, alpha, lang], [state, *shown], concurrency_limit=1,
+        run, [name, steps, method, alpha, train_synthetic, lang], [state, *shown], concurrency_limit=1,
         concurrency_id="qlora-train", api_visibility="private")  # UI only: a whole experiment per call
     event.then(lambda: gr.update(interactive=True), None, run_btn, api_visibility="private")
     stop_btn.click(request_stop, lang, status, concurrency_limit=None, api_visibility="private")

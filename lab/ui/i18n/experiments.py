@@ -21,6 +21,76 @@ nói, các câu bên dưới bảng sẽ nói rõ như vậy, và giải thích 
     "exp.name.peft": ("Full fine-tuning vs LoRA vs QLoRA", "Tinh chỉnh toàn bộ, LoRA và QLoRA"),
     "exp.name.rank": ("LoRA rank r", "Hạng r của LoRA"),
     "exp.name.masking": ("Loss masking", "Che loss"),
+    "exp.name.data_quality": ("Data quality vs quantity", "Chất lượng hay số lượng dữ liệu"),
+    "exp.name.synthetic": ("Synthetic data", "Dữ liệu tổng hợp"),
+    "exp.name.zero_shot": ("Zero-shot generalisation", "Khái quát hoá zero-shot"),
+    "exp.train_synthetic": ("Also train on the pairs that pass", "Huấn luyện thêm trên các cặp vượt qua bộ lọc"),
+    "exp.train_synthetic.info": ("off by default: a 135M model's own data teaches it little",
+                                 "mặc định tắt: dữ liệu do chính mô hình 135 triệu tham số viết dạy nó rất ít"),
+    "exp.cond.curated": ("curated (40 rows)", "đã tuyển chọn (40 dòng)"),
+    "exp.cond.noisy": ("noisy (200 rows)", "nhiễu (200 dòng)"),
+    "exp.cond.cleaned": ("noisy, cleaned", "nhiễu, đã làm sạch"),
+    "exp.cond.synthetic": ("the surviving synthetic pairs", "các cặp tổng hợp còn lại"),
+    "exp.cond.multitask": ("8 task types, one format", "8 loại tác vụ, một định dạng"),
+    "exp.col.examples": ("rows trained on", "số dòng huấn luyện"),
+    "exp.col.duplicates": ("duplicates", "dòng trùng"),
+    "exp.col.off_style": ("off style", "sai phong cách"),
+    "exp.col.mean_words": ("words per reply", "số từ mỗi câu trả lời"),
+    "exp.col.behaviour_after": ("behaviour (held-out)", "hành vi (câu hỏi chưa từng thấy)"),
+    "exp.col.correctness": ("answers correct", "câu trả lời đúng"),
+    "exp.col.correctness_ba": ("answers correct (before → after)", "câu trả lời đúng (trước → sau)"),
+    "exp.col.seen": ("seen task types (before → after)", "tác vụ đã thấy (trước → sau)"),
+    "exp.col.unseen": ("unseen task types (before → after)", "tác vụ chưa từng thấy (trước → sau)"),
+    "exp.cleaning.heading": ("#### The Clean step: {kept} of {rows} noisy rows kept",
+                             "#### Bước làm sạch: giữ lại {kept} trên {rows} dòng nhiễu"),
+    "exp.cleaning.counts": ("Removed, by reason: {counts}.", "Đã loại, theo lý do: {counts}."),
+    "exp.cleaning.missed": ("**Kept though written bad ({n} rows)**: fluent replies in style that state a wrong "
+                            "fact; no cheap filter sees them.",
+                            "**Vẫn được giữ dù bị viết sai ({n} dòng)**: câu trả lời trôi chảy, đúng phong cách "
+                            "nhưng nêu một sự thật sai; không bộ lọc rẻ tiền nào nhận ra."),
+    "exp.cleaning.all": ("Every removed row ({n})", "Mọi dòng đã bị loại ({n})"),
+    "exp.cleaning.col.row": ("row", "dòng"),
+    "exp.cleaning.col.reason": ("why it was removed", "lý do bị loại"),
+    "exp.cleaning.col.kind": ("what its author made it", "tác giả đã tạo nó thành"),
+    "exp.cleaning.col.text": ("prompt → reply", "câu hỏi → câu trả lời"),
+    "exp.kind.curated": ("curated", "đã tuyển chọn"),
+    "exp.kind.duplicate": ("duplicate", "trùng lặp"),
+    "exp.kind.near_duplicate": ("near-duplicate", "gần trùng"),
+    "exp.kind.truncated": ("truncated", "bị cắt cụt"),
+    "exp.kind.too_short": ("too short", "quá ngắn"),
+    "exp.kind.too_long": ("too long", "quá dài"),
+    "exp.kind.repetitive": ("looping", "lặp vòng"),
+    "exp.kind.off_style": ("plain English", "tiếng Anh thường"),
+    "exp.kind.off_topic": ("off topic", "lạc đề"),
+    "exp.kind.wrong_arithmetic": ("wrong arithmetic", "tính sai"),
+    "exp.kind.wrong_fact": ("wrong fact", "sai sự thật"),
+    "exp.synthetic.heading": ("#### Synthetic candidates: {kept} of {n} kept ({total} asked)",
+                              "#### Các cặp tổng hợp: giữ {kept} trên {n} ({total} được yêu cầu)"),
+    "exp.synthetic.col.verdict": ("the filters' verdict", "kết luận của bộ lọc"),
+    "exp.synthetic.col.instruction": ("instruction (or the raw text)", "chỉ dẫn (hoặc văn bản thô)"),
+    "exp.synthetic.col.response": ("response", "câu trả lời"),
+    "exp.synthetic.kept": ("**kept**", "**giữ lại**"),
+    "exp.task.heading": ("#### The behaviour per task type, before and after training",
+                         "#### Hành vi theo từng loại tác vụ, trước và sau huấn luyện"),
+    "exp.task.col.task": ("task type", "loại tác vụ"),
+    "exp.task.col.seen": ("in training", "có trong huấn luyện"),
+    "exp.task.col.n": ("prompts", "số câu hỏi"),
+    "exp.task.col.before": ("before", "trước"),
+    "exp.task.col.after": ("after", "sau"),
+    "exp.task.seen": ("seen", "đã thấy"),
+    "exp.task.unseen": ("**never seen**", "**chưa từng thấy**"),
+    "exp.task.summarise": ("summarise", "tóm tắt"),
+    "exp.task.translate": ("translate", "dịch"),
+    "exp.task.code": ("write code", "viết code"),
+    "exp.task.maths": ("solve maths", "giải toán"),
+    "exp.task.list": ("make a list", "lập danh sách"),
+    "exp.task.rewrite": ("rewrite", "viết lại"),
+    "exp.task.explain": ("explain", "giải thích"),
+    "exp.task.extract": ("extract a fact", "trích xuất thông tin"),
+    "exp.task.classify": ("classify", "phân loại"),
+    "exp.task.poem": ("write a poem", "viết thơ"),
+    "exp.status.generating": ("**Generating synthetic pairs**: {done} / {total}  \n`{bar}`",
+                              "**Đang sinh các cặp tổng hợp**: {done} / {total}  \n`{bar}`"),
     "exp.claim": ("**The lecture's claim:** {claim}", "**Bài giảng khẳng định:** {claim}"),
     "exp.steps": ("Steps per condition", "Số bước mỗi lượt"),
     "exp.steps.info": ("the default fits the time limit on 2 CPU cores", "giá trị mặc định vừa giới hạn thời gian trên 2 lõi CPU"),
@@ -123,6 +193,82 @@ ERRORS = {
     "experiment.masking.claim": (
         "SFT chỉ tính loss trên câu trả lời: huấn luyện cả trên câu hỏi sẽ dồn loss vào phần văn bản mà mô "
         "hình không bao giờ phải viết, và dạy nó viết câu hỏi."),
+    "experiment.data_quality.title": "Chất lượng hay số lượng dữ liệu",
+    "experiment.data_quality.claim": (
+        "Một ít mẫu tốt hơn nhiều mẫu tầm thường (LIMA: 1.000 mẫu được tuyển chọn): một bộ nhỏ có mọi câu trả "
+        "lời đúng và đúng phong cách dạy hành vi tốt hơn gấp năm lần số dòng có dòng trùng, câu trả lời sai và "
+        "câu trả lời sai phong cách, và làm sạch bộ lớn lấy lại được phần lớn khoảng cách đó."),
+    "experiment.synthetic.title": "Dữ liệu tổng hợp và kiểm soát chất lượng",
+    "experiment.synthetic.claim": (
+        "Một mô hình có thể tự viết dữ liệu huấn luyện cho mình (Self-Instruct, Alpaca): rẻ, nhưng phải kiểm tra "
+        "từng cặp, vì mô hình sinh ra các dòng sai định dạng, lặp lại và sai nội dung."),
+    "experiment.zero_shot.title": "Khái quát hoá zero-shot",
+    "experiment.zero_shot.claim": (
+        "Một mô hình được tinh chỉnh theo chỉ dẫn trên nhiều tác vụ mang điều đã học sang cả những tác vụ chưa "
+        "từng thấy: hành vi dạy trên tám loại tác vụ xuất hiện ở hai loại tác vụ không có trong huấn luyện."),
+    "experiment.flag": "{name} phải là true hoặc false, không phải {value!r}.",
+    "experiment.data_quality.sets": (
+        "Bộ nhiễu có {rows} dòng: {dup} dòng lặp lại y hệt hoặc gần y hệt một dòng trước đó, và {off:.0%} câu "
+        "trả lời không theo giọng cướp biển. Bước làm sạch giữ lại {kept} dòng; {missed} trong số đó là những "
+        "dòng cố ý viết sai (câu trả lời trôi chảy, đúng phong cách nhưng nêu một sự thật sai), điều mà không bộ "
+        "lọc rẻ tiền nào nhận ra."),
+    "experiment.data_quality.curated_better": (
+        "Huấn luyện cùng {steps} bước, {rc} dòng đã tuyển chọn dạy hành vi tốt hơn {rn} dòng nhiễu: {c:.0%} so "
+        "với {n:.0%} trong {prompts} câu trả lời cho câu hỏi chưa từng thấy nói giọng cướp biển và đúng câu "
+        "hỏi, đúng như bài giảng nói."),
+    "experiment.data_quality.noisy_better": (
+        "Ở đây bộ nhiễu đạt điểm cao hơn: {n:.0%} so với {c:.0%} của các dòng đã tuyển chọn, trên {prompts} câu "
+        "hỏi chưa từng thấy. Phần lớn các dòng nhiễu vẫn theo giọng cướp biển, và {steps} bước với {read} mẫu đọc "
+        "đi đọc lại một số dòng: lượt chạy này không cho thấy khẳng định của bài giảng."),
+    "experiment.data_quality.close": (
+        "Bộ đã tuyển chọn và bộ nhiễu đạt điểm gần như nhau ({c:.0%} và {n:.0%} trong {prompts} câu trả lời cho "
+        "câu hỏi chưa từng thấy): phần lớn các dòng nhiễu vẫn theo giọng cướp biển, và {steps} bước chỉ đọc "
+        "{read} mẫu; khoảng cách mà bài giảng mô tả cần huấn luyện lâu hơn mới hiện ra."),
+    "experiment.data_quality.cleaned_recovers": (
+        "Huấn luyện trên {k} dòng mà bước làm sạch giữ lại, mô hình đạt {cl:.0%} (đã tuyển chọn {c:.0%}, nhiễu "
+        "{n:.0%}): lọc bộ nhiễu đã lấy lại phần lớn điều mà bộ đã tuyển chọn dạy được."),
+    "experiment.data_quality.cleaned_same": (
+        "Huấn luyện trên {k} dòng mà bước làm sạch giữ lại, mô hình đạt {cl:.0%} (đã tuyển chọn {c:.0%}, nhiễu "
+        "{n:.0%}): trong lượt chạy này, làm sạch không thay đổi điểm hành vi bao nhiêu."),
+    "experiment.data_quality.correctness_worse": (
+        "Độ đúng của câu trả lời trên cùng các câu hỏi: đã tuyển chọn {c:.0%}, nhiễu {n:.0%}, đã làm sạch "
+        "{cl:.0%}. Các câu trả lời sai trong các dòng nhiễu đã làm mất những câu trả lời đúng, và bộ đã làm sạch vẫn "
+        "giữ những dòng nêu sự thật sai mà không bộ lọc rẻ tiền nào nhận ra."),
+    "experiment.data_quality.correctness_same": (
+        "Độ đúng của câu trả lời trên cùng các câu hỏi: đã tuyển chọn {c:.0%}, nhiễu {n:.0%}, đã làm sạch "
+        "{cl:.0%}. Mô hình gốc vốn đã biết những sự thật này, và {steps} bước trên các sự thật sai chưa làm nó "
+        "quên đi."),
+    "experiment.synthetic.survived": (
+        "{kept} trên {n} cặp được sinh ra đã vượt qua bộ lọc. Lý do loại phổ biến nhất: {reason} ({count} trên {n})."),
+    "experiment.synthetic.all_kept": (
+        "Cả {n} cặp được sinh ra đều vượt qua bộ lọc: chúng đúng định dạng, điều đó không nói gì về việc chúng "
+        "có đúng sự thật hay không."),
+    "experiment.synthetic.trained": (
+        "Huấn luyện trên {k} cặp còn lại trong {steps} bước: độ đúng trên {prompts} câu hỏi chưa từng thấy đi từ "
+        "{b:.0%} đến {a:.0%}."),
+    "experiment.reason.synthetic.unparsed": "không có cặp chỉ dẫn / câu trả lời nào trong văn bản",
+    "experiment.reason.synthetic.copies_seed": "bản sao của một tác vụ mẫu",
+    "experiment.reason.quality.too_short": "câu trả lời quá ngắn",
+    "experiment.reason.quality.too_long": "câu trả lời quá dài",
+    "experiment.reason.quality.truncated": "câu trả lời bị cắt cụt",
+    "experiment.reason.quality.repetitive": "câu trả lời lặp lại chính nó",
+    "experiment.reason.quality.off_style": "câu trả lời sai phong cách",
+    "experiment.reason.quality.off_topic": "câu trả lời lạc đề",
+    "experiment.reason.quality.wrong_arithmetic": "tính sai",
+    "experiment.reason.quality.duplicate": "trùng hoàn toàn",
+    "experiment.reason.quality.near_duplicate": "gần trùng",
+    "experiment.zero_shot.seen": (
+        "Trên {k} loại tác vụ mô hình được huấn luyện, hành vi đi từ {b:.0%} đến {a:.0%} số câu hỏi chưa từng "
+        "thấy sau {steps} bước."),
+    "experiment.zero_shot.reached": (
+        "Trên các loại tác vụ chưa từng thấy ({names}), từ {b:.0%} đến {a:.0%} ({tagged} trên {n} câu trả lời mở "
+        "đầu bằng thẻ): hành vi đã đến được những tác vụ không có trong huấn luyện, đúng như bài giảng nói."),
+    "experiment.zero_shot.not_reached": (
+        "Trên các loại tác vụ chưa từng thấy ({names}), từ {b:.0%} đến {a:.0%} ({tagged} trên {n} câu trả lời mở "
+        "đầu bằng thẻ): trong lượt chạy này hành vi chưa lan sang chúng."),
+    "experiment.zero_shot.format": (
+        "Thứ được mang sang ở đây là một định dạng: bộ chấm kiểm tra thẻ, câu trả lời không lặp vòng và có nói về "
+        "câu hỏi, chứ không kiểm tra tác vụ có được làm đúng hay không."),
     "experiment.unknown": "Không có thí nghiệm {name!r}; hãy chọn {choices}.",
     "experiment.dataset": "Các thí nghiệm cần một bộ dữ liệu có điểm hành vi: {choices}; không phải {value!r}.",
     "experiment.method": "Thí nghiệm hạng và che loss huấn luyện bằng lora hoặc qlora, không phải {value!r}.",

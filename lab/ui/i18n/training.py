@@ -270,6 +270,7 @@ ERRORS = {
     "judge.none": "không có điểm hành vi cho bộ dữ liệu tải lên",
     "judge.no_tag": "không mở đầu bằng {tag}",
     "judge.tag": "mở đầu bằng {tag}",
+    "judge.multitask": "mở đầu bằng [OK] và trả lời đúng câu hỏi",
     "probe.missing": "không có {answer!r}",
     "probe.says": "nói {what}",
     "probe.but_also": "{found!r} nhưng cũng nói {rivals}",
