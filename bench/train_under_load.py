@@ -11,6 +11,8 @@ steps each, after 2 warm-up steps:
             bf16/fp32 model, greedy, the model-and-data tab's path), back to back;
   quantize  another thread quantizes and dequantizes a 1,000,000-value tensor to NF4
             (``lab.nf4.quantize``/``dequantize``, the NF4 explorer's path), back to back.
+  process   another process spins on one core (``python -c "while True: pass"``): a CLI run beside
+            someone else's job, which the server cannot see as a lane (lab.cores reads /proc/stat).
 Before the run, each neighbour request is timed alone (median of 3). Printed: tokens/s per phase and
 its share of idle (target: at least 0.5, a fair half of 2 cores), and the neighbour's median latency
 beside the run over its idle latency (target: at most 2x).
@@ -78,7 +80,7 @@ def measure(steps: int) -> dict:
 
     requests = neighbours()
     alone = {name: idle_latency(fn) for name, fn in requests.items()}
-    phases = ["idle", *requests]
+    phases = ["idle", *requests, "process"]
     cfg = training.TrainConfig(steps=2 + steps * len(phases), max_seconds=3600)
     run = training.TrainingRun(cfg)
     it = run.steps()
@@ -98,15 +100,20 @@ def measure(steps: int) -> dict:
                     latencies.append(time.perf_counter() - t0)
 
         thread = threading.Thread(target=neighbour, daemon=True) if phase in requests else None
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if phase == "process" else None
         if thread:
             thread.start()
-            time.sleep(0.5)  # the neighbour is under way
+        if thread or spinner:
+            time.sleep(1.0)  # the neighbour is under way
         tokens = seconds = 0.0
         for _ in range(steps):
             log = next(it)
             tokens += log.tokens
             seconds += log.step_s
         done.set()
+        if spinner:
+            spinner.kill()
+            spinner.wait()
         if thread:
             thread.join()
             result["beside_s"][phase] = statistics.median(latencies) if latencies else float("nan")
@@ -124,8 +131,8 @@ def report(r: dict) -> None:
     print(f"{'phase':<10} {'train tokens/s':>15} {'share of idle':>14} {'neighbour alone':>16} {'beside the run':>15} "
           f"{'ratio':>6} {'requests':>9}")
     for phase, tps in r["tokens_per_s"].items():
-        if phase == "idle":
-            print(f"{phase:<10} {tps:15.0f} {1:14.2f}")
+        if phase not in r["alone_s"]:
+            print(f"{phase:<10} {tps:15.0f} {tps / idle:14.2f}")
             continue
         a, b = r["alone_s"][phase], r["beside_s"][phase]
         print(f"{phase:<10} {tps:15.0f} {tps / idle:14.2f} {a:15.2f}s {b:14.2f}s {b / a:6.2f} {r['beside_n'][phase]:9d}")

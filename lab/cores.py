@@ -18,6 +18,11 @@ one neighbour, each gets half the machine and no thread waits for another's core
             cores.fit()
             ...
 
+Other processes count too: a training run beside a process busy on one of 2 cores read 80 tokens/s
+with 2 threads and 170 with 1 (idle: 309). :func:`busy_elsewhere` reads, from ``/proc/stat`` and
+``/proc/self/stat``, how many cores the rest of the machine kept busy since it last looked (at most
+every :data:`SAMPLE_S` seconds), and the lanes share what is left.
+
 Lanes count work, not threads: a generator that a server resumes in a different worker thread at
 each step keeps one lane, and :func:`fit` sets the share of whichever thread runs it now.
 ``LAB_SHARE_CORES=0`` in the environment (or :data:`ENABLED` = False) turns sharing off: every
@@ -48,11 +53,51 @@ def open_lanes() -> int:
         return len(_open)
 
 
+#: Seconds between two readings of the machine's CPU time (the kernel counts it in 10 ms ticks).
+SAMPLE_S = 0.5
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_last: dict = {}
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy ticks of the whole machine, ticks of this process), or None where /proc is not there."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        with open("/proc/self/stat") as f:
+            own = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    except (OSError, ValueError, IndexError):
+        return None
+    busy = sum(fields[:3]) + sum(fields[5:8])  # user nice system (idle iowait) irq softirq steal
+    return busy, int(own[11]) + int(own[12])  # utime, stime of every thread of this process
+
+
+def busy_elsewhere(now: float | None = None) -> float:
+    """Cores that other processes kept busy over the last ~:data:`SAMPLE_S` seconds (0.0 if unknown)."""
+    import time
+
+    now = time.monotonic() if now is None else now
+    with _lock:
+        if _last and now - _last["t"] < SAMPLE_S:
+            return _last["cores"]
+        ticks = _cpu_ticks()
+        if ticks is None:
+            return 0.0
+        cores = 0.0
+        if _last:
+            wall = (now - _last["t"]) * _TICK
+            cores = max(0.0, ((ticks[0] - _last["busy"]) - (ticks[1] - _last["own"])) / wall) if wall > 0 else 0.0
+        _last.update(t=now, busy=ticks[0], own=ticks[1], cores=cores)
+        return cores
+
+
 def share() -> int:
-    """Threads each lane computes with now: the cores divided between the open lanes, at least one."""
+    """Threads each lane computes with now: the cores other processes leave free (:func:`busy_elsewhere`,
+    rounded to whole cores) divided between the open lanes, at least one."""
     if not ENABLED:
         return available()
-    return max(1, available() // max(1, open_lanes()))
+    free = available() - int(busy_elsewhere() + 0.5)
+    return max(1, free // max(1, open_lanes()))
 
 
 def fit(limit: int | None = None) -> int:

@@ -18,6 +18,7 @@ def four_cores(monkeypatch):
     """Pretend the process may use 4 cores (this machine has 2: the arithmetic needs more to be seen)."""
     monkeypatch.setattr(cores, "available", lambda: 4)
     monkeypatch.setattr(cores, "ENABLED", True)
+    monkeypatch.setattr(cores, "busy_elsewhere", lambda: 0.0)  # an otherwise idle machine
 
 
 def in_thread(fn):
@@ -55,6 +56,32 @@ def test_the_thread_count_is_the_calling_threads_own(four_cores):
         assert torch.get_num_threads() == 2  # this thread's count moves only when it calls fit()
         assert cores.fit() == 4
     assert in_thread(torch.get_num_threads) == torch.get_num_threads()
+
+
+def test_cores_busy_in_other_processes_are_left_to_them(four_cores, monkeypatch):
+    monkeypatch.setattr(cores, "busy_elsewhere", lambda: 1.3)  # rounds to one core taken
+    assert cores.share() == 3
+    with cores.lane(), cores.lane():
+        assert cores.share() == 1
+    monkeypatch.setattr(cores, "busy_elsewhere", lambda: 9.0)
+    assert cores.share() == 1
+
+
+def test_busy_elsewhere_sees_another_process_spinning():
+    import subprocess
+    import sys
+    import time
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        cores._last.clear()
+        cores.busy_elsewhere()  # a fresh reading to measure from
+        time.sleep(1.0)
+        assert cores.busy_elsewhere() >= 0.6  # the spinner holds a core (0.5 s readings: 10 ms ticks)
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_sharing_off_gives_every_lane_every_core(monkeypatch):
