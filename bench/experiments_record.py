@@ -75,10 +75,12 @@ def record(name: str, warm: bool, dry_run: bool) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("names", nargs="*", default=list(LIMITS_S), choices=list(LIMITS_S))
+    p.add_argument("names", nargs="*", help=f"experiments to record (default: all): {', '.join(LIMITS_S)}")
     p.add_argument("--warm", action="store_true", help="use the shared evaluation cache (base answers known)")
     p.add_argument("--dry-run", action="store_true", help="print, do not write lab/experiments/recorded/")
     ns = p.parse_args()
+    if unknown := [n for n in ns.names if n not in LIMITS_S]:
+        p.error(f"unknown experiment(s) {', '.join(unknown)}; choose from {', '.join(LIMITS_S)}")
     for name in ns.names or list(LIMITS_S):
         record(name, ns.warm, ns.dry_run)
     return 0

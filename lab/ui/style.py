@@ -31,6 +31,10 @@ CSS = """
 .gradio-container { overflow: clip !important; }
 #train-live { position: sticky; top: 8px; align-self: flex-start; }
 #train-live #train-plot { min-height: 380px; }
+/* Tables in the UI font, digits of one width: no monospace font on a Debian machine (Liberation Mono,
+   DejaVu Sans Mono) has Vietnamese letters such as ố or ễ, which Chromium then builds from a base letter
+   and a misplaced accent ("sô´ dòng") */
+.table-wrap, .table-wrap * { font-family: var(--font) !important; font-variant-numeric: tabular-nums; }
 """
 
 
