@@ -56,6 +56,27 @@ def tiny(tokenizer):
     return models.tiny_model(tokenizer)
 
 
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, tokenizer):
+    """A tiny random Llama with the real tokenizer, saved like a model directory: every method loads it
+    (QLoRA quantizes it to NF4 on load), and full fine-tuning's "before" reloads it."""
+    from lab import models
+
+    path = tmp_path_factory.mktemp("tiny-model")
+    models.tiny_model(tokenizer).save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def own_eval_cache(tmp_path, monkeypatch):
+    """The base model's evaluations cached in this test's own folder and memory (none shared between tests)."""
+    from lab import evaluation
+
+    monkeypatch.setattr(evaluation, "CACHE_DIR", tmp_path / "eval-cache")
+    monkeypatch.setattr(evaluation, "_base_cache", {})
+
+
 @pytest.fixture(scope="session")
 def pirate_adapter(tmp_path_factory):
     """A real LoRA adapter (peft's files) from 6 steps of ``lab.training`` on the pirate set: fp32 base, r=8.

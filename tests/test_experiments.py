@@ -18,20 +18,7 @@ COLUMNS = {"name", "method", "r", "trainable_params", "total_params", "peak_memo
            "losses", "behaviour_score", "forgetting_score", "saved_mb"}
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, tokenizer):
-    """A tiny random Llama with the real tokenizer, saved like a model directory: every method loads it
-    (QLoRA quantizes it to NF4 on load), and full fine-tuning's "before" reloads it."""
-    path = tmp_path_factory.mktemp("tiny-model")
-    models.tiny_model(tokenizer).save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
-    return str(path)
-
-
-@pytest.fixture(autouse=True)
-def _own_eval_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(evaluation, "CACHE_DIR", tmp_path / "eval-cache")
-    monkeypatch.setattr(evaluation, "_base_cache", {})
+pytestmark = pytest.mark.usefixtures("own_eval_cache")  # tiny_dir and own_eval_cache: conftest.py
 
 
 def _settings(tiny_dir, **kw):

@@ -8,21 +8,11 @@ import json
 
 import pytest
 
-from lab import data, data_quality, evaluation, experiments, models, multitask
+from lab import data, data_quality, evaluation, experiments, multitask
 from lab.experiments import conclusions, sftdata
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("tiny-model")
-    models.tiny_model(tokenizer).save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
-    return str(path)
-
-
-@pytest.fixture(autouse=True)
-def _own_eval_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(evaluation, "CACHE_DIR", tmp_path / "eval-cache")
+pytestmark = pytest.mark.usefixtures("own_eval_cache")  # tiny_dir and own_eval_cache: conftest.py
 
 
 def _settings(tiny_dir, **kw):
