@@ -445,11 +445,25 @@ def _session_hash_of(page, action) -> str:
 
 
 def _set_max_new_tokens(page, n: int) -> None:
+    """Open "Decoding" and type ``n`` into the token slider's box, once the slider shows its default.
+
+    The accordion mounts its content when it opens; on a busy machine a value typed in the same
+    instant can be overwritten by the slider's own first render, so wait for that render (the
+    default 128 in both the box and the range) and type again if the value did not stay."""
+    from playwright.sync_api import expect
+
     page.get_by_text("Decoding", exact=True).first.click()
     max_new = page.locator("#chat-max-new input[type=number]")
-    max_new.fill(str(n))
-    max_new.press("Enter")
-    assert max_new.input_value() == str(n)
+    expect(max_new).to_have_value("128")
+    expect(page.locator("#chat-max-new input[type=range]")).to_have_value("128")
+    for _ in range(3):
+        max_new.fill(str(n))
+        max_new.press("Enter")
+        page.wait_for_timeout(300)
+        if max_new.input_value() == str(n):
+            break
+    expect(max_new).to_have_value(str(n))
+    expect(page.locator("#chat-max-new input[type=range]")).to_have_value(str(n))
 
 
 def _start_a_long_answer(page) -> None:
