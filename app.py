@@ -40,7 +40,7 @@ def first_lang(stored: str | None, request: gr.Request = None) -> str:
 def build_app() -> gr.Blocks:
     """The whole lab as one ``gr.Blocks``; each tab is built by its own module in ``lab/ui``."""
     texts = Texts()
-    views: list[TabView] = []
+    views: dict[str, TabView] = {}
     with gr.Blocks(title="Tuning Lab") as demo:
         with gr.Row(equal_height=False):
             texts.md("app.header", elem_id="lab-header", scale=5)
@@ -53,20 +53,29 @@ def build_app() -> gr.Blocks:
                 with texts(gr.Tab, label=key, id=tab_id):
                     view = build(page)
                     if isinstance(view, TabView):
-                        views.append(view)
-        bound = texts.components + [c for v in views for c in v.texts.components]
+                        views[tab_id] = view
+        switch = i18n.Switch([remembered], texts, views)
 
-        def switch(choice, request: gr.Request = None):
-            """Every bound component re-texted, and the choice remembered by the browser and the server."""
+        def first(choice, tab, *values, request: gr.Request = None):
+            """The header, the tab names and the tab in view in ``choice`` (the other tabs follow in ``second``,
+            the figures in ``third``); the choice remembered by the browser and the server."""
             choice = i18n.check_lang(choice)
             session.set_lang(getattr(request, "session_hash", None), choice)
-            updates = texts.updates(choice) + [u for v in views for u in v.texts.updates(choice)]
-            return [choice, *updates]
+            return [choice, *switch.first(choice, tab, values, request)[1:]]
 
-        lang.change(switch, lang, [remembered, *bound], api_visibility="private", queue=False)
-        for view in views:
-            for fn, inputs, outputs in view.rerender:
-                lang.change(fn, [lang, *inputs], outputs, api_visibility="private")
+        def second(*values, request: gr.Request = None):
+            return switch.second(values[-1], values[:-1], request)
+
+        def third(pending, request: gr.Request = None):
+            return switch.third(pending, request)
+
+        # Gradio 6 shows its timer on every output whatever show_progress says (gradio#12406): on ~200
+        # components at once it is noise and costs the page time, so it goes on the hidden tab box.
+        quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden",
+                 "show_progress_on": switch.tab}
+        lang.change(first, [lang, switch.tab, *switch.inputs], switch.outputs, js=switch.js, **quiet).then(
+            second, [*switch.inputs, switch.pending], switch.outputs, **quiet).then(
+            third, switch.pending, [*switch.plots, switch.pending], **quiet)
     return demo
 
 

@@ -301,7 +301,8 @@ def quant_histogram_figure(values, block_levels, block_values, quant_type: str, 
     span = max(hi - lo, 1e-12)
     lvl = np.asarray(block_levels, dtype=float)
     lo, hi = min(lo, lvl.min()) - 0.05 * span, max(hi, lvl.max()) + 0.05 * span
-    ax.hist(v, bins=120, range=(lo, hi), color=PALETTE["muted"], alpha=0.85, label=tx["all"].format(n=v.size))
+    ax.hist(v, bins=120, range=(lo, hi), histtype="stepfilled", color=PALETTE["muted"], alpha=0.85,
+            label=tx["all"].format(n=v.size))  # one outline, not 120 bars: a third of the time to build
     for i, level in enumerate(np.unique(lvl)):
         ax.axvline(level, color=QUANT_COLORS.get(quant_type, PALETTE["primary"]), lw=0.9, ls="--",
                    label=tx["levels"].format(qt=quant_type.upper(), block=block) if i == 0 else None)

@@ -16,6 +16,8 @@ import time
 import pytest
 from conftest import screenshot
 
+from lab.ui.i18n import t
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 #: Words that only an English sentence has (a Vietnamese page, model names and code never do; not "to",
@@ -66,9 +68,16 @@ def english_words(page) -> list[str]:
 TAB_ORDER = ("model-data", "masking", "lora", "nf4", "training")
 
 
-def open_tab(page, tab_id: str):
-    """Select a tab by its place (its name depends on the language)."""
+#: A label of each tab: a switch re-texts the tab in view first and the others a moment later,
+#: so a tab is read once its own texts have arrived.
+VI_MARK = {"model-data": "md.model", "masking": "masking.mode", "lora": "lora.source", "nf4": "nf4.run",
+           "training": "train.quant"}
+
+
+def open_tab(page, tab_id: str, lang: str = "vi"):
+    """Select a tab by its place (its name depends on the language) and wait for its own texts in ``lang``."""
     page.get_by_role("tab").nth(TAB_ORDER.index(tab_id)).click()
+    page.get_by_text(t(VI_MARK[tab_id], lang), exact=True).first.wait_for()
 
 
 def test_the_whole_lab_in_vietnamese_then_english(browser, app_url):
@@ -135,17 +144,17 @@ def test_the_whole_lab_in_vietnamese_then_english(browser, app_url):
     numbers = lambda s: re.findall(r"\d+(?:[.,]\d+)*", re.sub(r"\d+ ms", "", s))  # noqa: E731
     assert set(numbers(train_summary)) <= set(numbers(page.locator("#train-summary").inner_text()))
     changed = "([sel, old]) => document.querySelector(sel).innerText !== old"  # each tab re-rendered in English
-    open_tab(page, "nf4")
+    open_tab(page, "nf4", "en")
     page.wait_for_function(changed, arg=["#nf4-summary", nf4_summary])
     assert numbers(page.locator("#nf4-summary").inner_text()) == numbers(nf4_summary)
     assert "values" in page.locator("#nf4-summary").inner_text()
-    open_tab(page, "lora")
+    open_tab(page, "lora", "en")
     page.wait_for_function(changed, arg=["#lora-summary", lora_summary])
     assert numbers(page.locator("#lora-summary").inner_text()) == numbers(lora_summary)
-    open_tab(page, "masking")
+    open_tab(page, "masking", "en")
     page.wait_for_function(changed, arg=["#mk-numbers", masking_numbers])
     assert numbers(page.locator("#mk-numbers").inner_text()) == numbers(masking_numbers)
-    open_tab(page, "model-data")
+    open_tab(page, "model-data", "en")
     assert "Paris" in page.locator("#chatbot").inner_text()  # the conversation is kept
     print(f"language switch with results on screen: {switch_s:.2f} s")
     context.close()

@@ -127,3 +127,81 @@ def test_vietnamese_letters_render_in_the_plots_font():
     letters = {c for _, vi in i18n.STRINGS.values() for c in vi if c.isalpha() and ord(c) > 127} | set("ươạếỗ")
     missing = sorted(c for c in letters if font.get_char_index(ord(c)) == 0)
     assert not missing, f"the plot font lacks {missing}"
+
+
+# ---- the switch in the page: the tab in view first, the rest and the figures second -----------------------
+
+def _switch_of_the_app():
+    import app
+
+    demo = app.build_app()
+    fns = {getattr(d.fn, "__name__", ""): d for d in demo.fns.values()}
+    switch = next(c.cell_contents for c in fns["first"].fn.__closure__ if isinstance(c.cell_contents, i18n.Switch))
+    return switch, fns["first"], fns["second"], fns["third"]
+
+
+class _Request:
+    def __init__(self, session_hash):
+        self.session_hash = session_hash
+
+
+def _is_skip(update) -> bool:
+    return update == {"__type__": "update"}
+
+
+def test_a_switch_renders_the_tab_in_view_first_the_other_tabs_second_the_figures_third():
+    import gradio as gr
+
+    from lab.ui import session
+
+    switch, first_event, second_event, third_event = _switch_of_the_app()
+    values = [getattr(c, "value", None) for c in switch.inputs]
+    request = _Request("switch-test")
+    assert "dataset.tabId" in first_event.js and '"nf4"' in first_event.js  # the page says which tab is in view
+    out = first_event.fn("vi", "nf4", *values, request=request)
+    assert len(out) == len(switch.outputs) and out[0] == "vi"  # the browser remembers the choice
+    assert session.lang(request.session_hash, "en") == "vi"
+    owner = dict(zip(map(id, switch.outputs), switch.owner + [None]))
+    by_component = dict(zip(map(id, switch.outputs), out))
+    tabs = [c for c in switch.outputs if isinstance(c, gr.Tab) and owner[id(c)] is None]  # the lab's six tabs
+    assert [by_component[id(c)]["label"] for c in tabs][3] == i18n.t("tab.nf4", "vi")  # the tab names now
+    texted = lambda tab: [c for c in switch.outputs[:switch.n_texted]  # noqa: E731
+                          if owner[id(c)] == tab and not isinstance(c, gr.Plot)]
+    assert texted("nf4") and texted("lora")
+    assert all(not _is_skip(by_component[id(c)]) for c in texted("nf4"))  # the tab in view, re-texted
+    assert all(_is_skip(by_component[id(c)]) for c in texted("lora"))  # another tab: the second event's
+    assert all("value" not in out[pos] for pos in switch.plot_slots)  # no figure drawn yet
+    pending = out[-1]
+    assert pending["lang"] == "vi" and pending["tab"] == "nf4" and pending["figures"]  # the levels figure, held
+
+    # the second event: the other tabs, figures still held
+    rest = second_event.fn(*values, pending, request=request)
+    assert len(rest) == len(switch.outputs)
+    by_component = dict(zip(map(id, switch.outputs), rest))
+    assert all(not _is_skip(by_component[id(c)]) for c in texted("lora"))
+    assert all(_is_skip(by_component[id(c)]) for c in texted("nf4"))  # done in the first event
+    assert all("value" not in rest[pos] for pos in switch.plot_slots)
+    pending = rest[-1]
+    assert len(pending["figures"]) >= 4  # the levels, and other tabs' figures (LoRA, training, ...)
+
+    # the third: every held figure drawn (as the Plot would), the pending state emptied
+    drawn = third_event.fn(pending, request=request)
+    assert len(drawn) == len(switch.plots) + 1 and drawn[-1] is None
+    images = [d for d in drawn[:-1] if not _is_skip(d)]
+    assert len(images) == len(pending["figures"])
+    assert all(d.type == "matplotlib" and d.plot.startswith("data:image/") for d in images)
+
+    # switched again before the later events ran: they do nothing (the newer switch's own events will)
+    session.set_lang(request.session_hash, "en")
+    assert all(_is_skip(u) for u in second_event.fn(*values, pending, request=request))
+    assert all(_is_skip(u) for u in third_event.fn(pending, request=request)[:-1])
+
+
+def test_merged_keeps_the_texts_and_takes_the_rendered_value():
+    import gradio as gr
+
+    texts = gr.update(label="Nhãn")
+    assert i18n.merged(texts, gr.skip()) == {"__type__": "update", "label": "Nhãn"}
+    assert i18n.merged(texts, 3) == {"__type__": "update", "label": "Nhãn", "value": 3}
+    assert i18n.merged(texts, gr.update(value=5, maximum=9)) == {"__type__": "update", "label": "Nhãn", "value": 5,
+                                                                 "maximum": 9}

@@ -237,6 +237,18 @@ def test_rerender_gives_the_same_answer_in_the_other_language_without_the_model(
     assert (back[1], back[2], back[3], back[5]) == (en[0], en[1], en[2], en[4]) and back[4].equals(en[3])
 
 
+def test_a_switch_during_an_answer_leaves_the_half_shown_answer_to_its_last_part():
+    """The answer comes in two parts (labels, then losses); a switch that reads the kept view in between
+    must not send the first part again after the second has landed."""
+    import dataclasses
+
+    view = _show(choice="multi_turn")[-1][-1]
+    half = dataclasses.replace(view, losses=None)
+    out = ui.rerender("vi", half, True, "multi_turn")
+    assert all(x == gr.skip() for x in out[:6]) and out[6]["choices"]  # only the template names, re-texted
+    assert ui.rerender("vi", view, True, "multi_turn")[1] != gr.skip()  # the whole answer is re-rendered
+
+
 def test_the_default_example_follows_the_language_until_the_user_picks_one():
     assert ui.DEFAULT_EXAMPLES == {"en": "pirate_row", "vi": "vietnamese"}
     view = _show(choice="pirate_row")[-1][-1]

@@ -414,6 +414,8 @@ def rerender(lang, view, chosen, choice):
         return gr.update(value=default), *(gr.skip(),) * 5, templates
     if view is None:  # nothing answered yet: the arrival's answer is on its way, in this language
         return gr.skip(), *(gr.skip(),) * 5, templates
+    if view.losses is None:  # an answer half-way (labels, losses still being scored): its last part comes
+        return gr.skip(), *(gr.skip(),) * 5, templates  # after, and re-rendering this half would replace it
     return gr.skip(), *render(view, lang), templates
 
 

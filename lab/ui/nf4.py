@@ -93,22 +93,48 @@ def _source_inputs(source):
             gr.update(visible=not weight), gr.update(visible=not weight), gr.update(visible=not weight))
 
 
+#: The last answers' numbers (a few MB each), so that a language switch re-words them without quantizing
+#: again: settings -> (state, quantize ms, errors, block view).
+_ANSWERED: dict[str, tuple] = {}
+_SWEPT: dict[str, list] = {}  # tensor and double quantization -> the sweep's rows
+_KEEP = 4
+
+
+def _kept(store: dict, key: str, compute):
+    if key not in store:
+        store[key] = compute()
+        while len(store) > _KEEP:
+            store.pop(next(iter(store)))
+    return store[key]
+
+
 @user_errors
-def explore(source, layer, module, kind, size, seed, blocksize, quant_type, double_quant, block, lang=i18n.DEFAULT):
-    """Quantize the chosen tensor; return summary, histogram, block header, block table, block slider."""
+def explore(source, layer, module, kind, size, seed, blocksize, quant_type, double_quant, block, lang=i18n.DEFAULT,
+            reuse=False):
+    """Quantize the chosen tensor; return summary, histogram, block header, block table, block slider.
+    ``reuse``: the same settings' numbers as last shown, if kept (a language switch), quantize time included."""
     lang = i18n.check_lang(lang)
-    x, label = _tensor(Tensor(source, layer, module, kind, size, seed), lang)
+    choice = Tensor(source, layer, module, kind, size, seed)
+    x, label = _tensor(choice, lang)
     quant_type = checks.one_of("The 4-bit type", quant_type, [v for _, v in TYPE_CHOICES])
     blocksize = checks.whole_number("The block size", blocksize, min(nf4.BLOCKSIZES), max(nf4.BLOCKSIZES))
     double_quant = checks.one_of("Double quantization", double_quant, (True, False))
     block = checks.whole_number("The block to zoom into", block, 0, measure.MAX_SYNTHETIC)
-    t0 = time.perf_counter()
-    packed, state = nf4.quantize(x, blocksize, quant_type, bool(double_quant))
-    x_hat = nf4.dequantize(packed, state)
-    quant_ms = 1000 * (time.perf_counter() - t0)
-    err = measure.error_metrics(x, x_hat)
-    block = min(block, state.n_blocks - 1)  # a block of the previous tensor may be past this one's end
-    view = measure.block_view(x, packed, state, block, MAX_ZOOM, x_hat)
+
+    def answer():
+        t0 = time.perf_counter()
+        packed, state = nf4.quantize(x, blocksize, quant_type, bool(double_quant))
+        x_hat = nf4.dequantize(packed, state)
+        quant_ms = 1000 * (time.perf_counter() - t0)
+        shown = min(block, state.n_blocks - 1)  # a block of the previous tensor may be past this one's end
+        return state, quant_ms, measure.error_metrics(x, x_hat), measure.block_view(x, packed, state, shown,
+                                                                                    MAX_ZOOM, x_hat)
+
+    key = repr((choice.key(), blocksize, quant_type, double_quant, block))
+    if not reuse:
+        _ANSWERED.pop(key, None)
+    state, quant_ms, err, view = _kept(_ANSWERED, key, answer)
+    block = min(block, state.n_blocks - 1)
     levels = (state.code.unique() * view.absmax).tolist()
     type_label = _type_label(quant_type)
     text = i18n.several(lang, all="nf4.fig.hist.all", levels="nf4.fig.hist.levels", block="nf4.fig.hist.block",
@@ -159,7 +185,8 @@ def sweep(source, layer, module, kind, size, seed, double_quant, last_key=None, 
         return gr.skip(), gr.skip(), key
     x, _ = _tensor(choice, lang)
     double_quant = checks.one_of("Double quantization", double_quant, (True, False))
-    rows = measure.compare_types(x, double_quant=bool(double_quant))
+    rows = _kept(_SWEPT, repr((choice.key(), double_quant)),
+                 lambda: measure.compare_types(x, double_quant=bool(double_quant)))
     table = fmt.frame({
         "nf4.col.type": [r["quant_type"].upper() for r in rows],
         "nf4.col.blocksize": [r["blocksize"] for r in rows],
@@ -228,7 +255,7 @@ def rerender(lang, source, layer, module, kind, size, seed, blocksize, quant_typ
     lang = i18n.check_lang(lang)
     settings = (source, layer, module, kind, size, seed, blocksize, quant_type, double_quant, block)
     try:
-        answer = explore(*settings, lang=lang) if explored else (gr.skip(),) * 5
+        answer = explore(*settings, lang=lang, reuse=True) if explored else (gr.skip(),) * 5
         sweep_out = sweep(source, layer, module, kind, size, seed, double_quant, None, lang=lang) if explored \
             else (gr.skip(),) * 3
         size_table = memory_for_size(billions, lang=lang)

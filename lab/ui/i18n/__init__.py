@@ -21,6 +21,7 @@ Choices are ``(label, value)`` pairs everywhere: code compares values, never lab
 from __future__ import annotations
 
 import importlib
+import json
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -228,3 +229,154 @@ class TabView:
     texts: Texts
     rerender: list[tuple] = field(default_factory=list)
     parts: dict = field(default_factory=dict)
+
+
+def merged(text_update: dict, rendered) -> dict:
+    """One component's update on a switch: its catalog texts (``text_update``) and what its tab re-rendered
+    (``rendered``: a ``gr.update`` / ``gr.skip()`` dict, or a plain value)."""
+    if isinstance(rendered, dict) and rendered.get("__type__") == "update":
+        return {**text_update, **rendered}
+    return {**text_update, "value": rendered}
+
+
+class Switch:
+    """A language switch as three events. The first re-texts the header, the tab names and the tab in view,
+    and re-renders that tab's tables and text, in one request and one page update; the second does the
+    same for the other tabs; the third draws every figure (matplotlib takes a few tenths of a second for
+    each one). One event per tab, figures included, took 5 s with results on screen; everything in one
+    event, 2 s.
+
+    ``head``: outputs the caller fills itself, first (the remembered choice); ``texts``: the app's own bound
+    :class:`Texts` (header, tab names); ``views``: ``{tab id: TabView}``. Build it inside the ``gr.Blocks``:
+    it adds :attr:`tab` (a hidden box the page fills with the tab in view, see :attr:`JS`) and
+    :attr:`pending` (what each event leaves to the next). :attr:`inputs` and :attr:`outputs` serve the
+    first two events, :attr:`plots` and :attr:`pending` the third; :meth:`first`, :meth:`second` and
+    :meth:`third` are their bodies."""
+
+    #: The event's ``js``: the tab in view (its ``data-tab-id``) into the second input, the others as they are.
+    JS = """(...args) => { const ids = %s; const b = [...document.querySelectorAll('[role=tab][aria-selected=true]')]
+        .find(e => ids.includes(e.dataset.tabId)); args[1] = b ? b.dataset.tabId : ''; return args; }"""
+
+    def __init__(self, head: list, texts: Texts, views: dict[str, TabView]):
+        import gradio as gr
+
+        self.n_head = len(head)
+        self.tab = gr.Textbox(visible=False)
+        self.js = self.JS % json.dumps(list(views))
+        self.pending = gr.State(None)
+        self.inputs: list = []
+        self.outputs: list = list(head)
+        self.owner: list[str | None] = [None] * len(head)  # the tab each output belongs to (None: always first)
+        self.texted: list[tuple[str | None, Texts, int]] = []  # (tab, texts, first output slot)
+        slot: dict[int, int] = {id(c): i for i, c in enumerate(self.outputs)}
+        for tab, tx in [(None, texts), *((k, v.texts) for k, v in views.items())]:
+            self.texted.append((tab, tx, len(self.outputs)))
+            for c in tx.components:
+                slot[id(c)] = len(self.outputs)
+                self.outputs.append(c)
+                self.owner.append(tab)
+        self.n_texted = len(self.outputs)
+        seen: dict[int, int] = {}
+        self.plan = []  # (tab, fn, input positions, output positions)
+        for tab, view in views.items():
+            for fn, ins, outs in view.rerender:
+                where_in = []
+                for c in ins:
+                    if id(c) not in seen:
+                        seen[id(c)] = len(self.inputs)
+                        self.inputs.append(c)
+                    where_in.append(seen[id(c)])
+                where_out = []
+                for c in outs:
+                    if id(c) not in slot:
+                        slot[id(c)] = len(self.outputs)
+                        self.outputs.append(c)
+                        self.owner.append(tab)
+                    where_out.append(slot[id(c)])
+                self.plan.append((tab, fn, where_in, where_out))
+        self.plot_slots = {i for i, c in enumerate(self.outputs) if isinstance(c, gr.Plot)}
+        self.plots = [self.outputs[i] for i in sorted(self.plot_slots)]
+        self.outputs.append(self.pending)
+
+    def _render(self, lang: str, tabs, values, request) -> list:
+        """Updates for the outputs of ``tabs`` (a predicate on an output's tab), ``gr.skip()`` elsewhere."""
+        import inspect
+        import logging
+
+        import gradio as gr
+
+        out: list = [gr.skip()] * (len(self.outputs) - 1)
+        for tab, tx, start in self.texted:
+            if tabs(tab):
+                out[start:start + len(tx.components)] = tx.updates(lang)
+        for tab, fn, where_in, where_out in self.plan:
+            if not tabs(tab):
+                continue
+            args = [values[i] for i in where_in]
+            try:
+                takes_request = "request" in inspect.signature(fn).parameters
+                result = fn(lang, *args, request=request) if takes_request else fn(lang, *args)
+            except Exception:  # one tab's re-render must not keep the others in the old language
+                logging.getLogger(__name__).exception("re-rendering %s in %s", getattr(fn, "__qualname__", fn), lang)
+                continue
+            result = result if isinstance(result, (tuple, list)) else (result,)
+            for pos, value in zip(where_out, result):
+                out[pos] = merged(out[pos], value) if pos < self.n_texted else value
+        return out
+
+    def _hold_figures(self, out: list, held: dict) -> None:
+        """Take every figure out of ``out`` into ``held`` (slot -> figure): drawing waits for :meth:`third`."""
+        for pos in self.plot_slots:
+            update = out[pos] if isinstance(out[pos], dict) and out[pos].get("__type__") == "update" \
+                else {"__type__": "update", "value": out[pos]}
+            if "value" in update:
+                update = dict(update)
+                held[pos] = update.pop("value")
+            out[pos] = update
+
+    def first(self, lang: str, tab: str, values, request=None) -> list:
+        """The first event: the head slots left ``None`` for the caller, the header, the tab names and the tab
+        in view re-texted and re-rendered, its figures held back (into :attr:`pending`)."""
+        out = self._render(lang, lambda t: t is None or t == tab, values, request)
+        held: dict = {}
+        self._hold_figures(out, held)
+        for pos in range(self.n_head):
+            out[pos] = None
+        return out + [{"lang": lang, "tab": tab, "figures": held}]
+
+    @staticmethod
+    def _current(pending, request) -> bool:
+        """Whether ``pending`` is the page's latest switch (not one the page has switched away from since)."""
+        from lab.ui import session
+
+        return isinstance(pending, dict) and \
+            session.lang(getattr(request, "session_hash", None), pending["lang"]) == pending["lang"]
+
+    def second(self, pending, values, request=None) -> list:
+        """The second event: every other tab re-texted and its tables and text re-rendered, their figures held
+        back too; nothing if the page has switched again since (its own events will come)."""
+        import gradio as gr
+
+        if not self._current(pending, request):
+            return [gr.skip()] * len(self.outputs)
+        out = self._render(pending["lang"], lambda t: t is not None and t != pending["tab"], values, request)
+        held = dict(pending["figures"])
+        self._hold_figures(out, held)
+        return out + [{**pending, "figures": held}]
+
+    def third(self, pending, request=None) -> list:
+        """The third event: every held figure drawn (as the Plot would), :attr:`pending` emptied. Drawing them
+        all takes seconds, so it gives up as soon as the page switches again (the next switch would wait)."""
+        import gradio as gr
+
+        out = [gr.skip()] * len(self.plots)
+        if not self._current(pending, request):
+            return [*out, None]
+        for k, pos in enumerate(sorted(self.plot_slots)):
+            figure = pending["figures"].get(pos)
+            if figure is None or isinstance(figure, dict):
+                continue
+            if not self._current(pending, request):
+                return [gr.skip()] * len(self.plots) + [None]
+            out[k] = self.outputs[pos].postprocess(figure)
+        return [*out, None]
