@@ -447,7 +447,7 @@ def build_masking_tab(page: Page) -> TabView:
             row = tx(gr.Slider, minimum=1, maximum=_rows(first), value=1, step=1, label="masking.row", visible=True,
                      elem_id="mk-row")
             with gr.Group(visible=False) as own:
-                system = tx(gr.Textbox, label="masking.system", lines=1)
+                system = tx(gr.Textbox, label="masking.system", lines=1, value="")  # the API may leave it out
                 # the default prompt / response are data (an example to edit), like the example chats
                 prompt = tx(gr.Textbox, label="masking.prompt", lines=3, value="What is supervised fine-tuning?")
                 response = tx(
