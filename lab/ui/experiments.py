@@ -205,8 +205,11 @@ def build_runs_panel(page: Page) -> TabView:
 
     shown = [status, curves, table, conclusions, spectrum, samples]
     chosen = [claim, steps, method, alpha, state, *shown, train_synthetic]
-    name.change(select, [name, lang], chosen, api_visibility="private")
-    page.on_arrival(select, [name, lang], chosen)
+    # The arrival's answer (the first experiment) and a choice made while it is on its way run one after the
+    # other, in that order: run side by side, the arrival's could land last and undo the user's choice.
+    in_order = {"concurrency_limit": 1, "concurrency_id": "exp-select"}
+    name.change(select, [name, lang], chosen, api_visibility="private", **in_order)
+    page.on_arrival(select, [name, lang], chosen, **in_order)
     event = run_btn.click(arm, None, run_btn, concurrency_limit=None, api_visibility="private").then(
         run, [name, steps, method, alpha, train_synthetic, lang], [state, *shown], concurrency_limit=1,
         concurrency_id="qlora-train", api_visibility="private")  # UI only: a whole experiment per call
