@@ -373,8 +373,11 @@ class Switch:
         if not self._current(pending, request):
             return [*out, None]
         for k, pos in enumerate(sorted(self.plot_slots)):
-            figure = pending["figures"].get(pos)
-            if figure is None or isinstance(figure, dict):
+            if pos not in pending["figures"]:
+                continue
+            figure = pending["figures"][pos]
+            if figure is None:  # a re-render that empties its plot
+                out[k] = None
                 continue
             if not self._current(pending, request):
                 return [gr.skip()] * len(self.plots) + [None]
