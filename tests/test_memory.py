@@ -97,3 +97,19 @@ def test_peak_meter_sees_a_tensor_freed_before_it_is_read():
     y = torch.ones(256 * 2**20 // 4)
     assert meter.peak_mb() == peak  # stopped: what comes later does not count
     del y
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "128"), ("512", "512")])
+def test_import_lab_bounds_onednn_matmul_cache_unless_the_environment_says(preset, expected):
+    """oneDNN reads its cache size when it builds its first matmul: ``import lab`` must set it before that,
+    and leave a value the environment already has."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if preset is not None:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = preset
+    code = "import os, torch, lab; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
