@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -156,3 +157,35 @@ def test_shared_loaders_are_keyed_by_value_not_by_how_they_are_called():
     (Compared with each other, not with the session fixtures: other tests clear these caches.)"""
     assert models.shared_model(None) is models.shared_model(quantization=None) is models.shared_model()
     assert models.shared_tokenizer(name=None) is models.shared_tokenizer() is models.shared_tokenizer(None)
+
+
+@pytest.mark.parametrize("quantization", ["nf4", "fp4"])
+def test_4bit_load_reads_a_saved_copy_bit_for_bit_what_quantizing_gives(quantization, monkeypatch, tmp_path):
+    """The first 4-bit load quantizes and saves the result; later loads read it: the same packed weights,
+    block scales and double-quantization state as quantizing the fp32 weights now, and the same logits."""
+    from transformers import AutoModelForCausalLM
+
+    src = Path(models.resolve())
+    (tmp_path / src.name).symlink_to(src, target_is_directory=True)  # the fp32 copy, and no 4-bit one yet
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path))
+    assert models.resolve() == str(tmp_path / src.name)
+    dtype = models.compute_dtype()
+    stored = models._quantized_dir(quantization, dtype)
+    assert not stored.exists()
+    first = models.load_model(quantization=quantization)  # quantizes, then saves
+    assert (stored / "model.safetensors").is_file()
+    second = models.load_model(quantization=quantization)  # reads
+    fresh = AutoModelForCausalLM.from_pretrained(str(src), quantization_config=models.bnb_config(quantization),
+                                                 dtype=dtype, device_map={"": "cpu"})
+    want = fresh.state_dict()
+    for model in (first, second):
+        got = model.state_dict()
+        assert set(got) == set(want)
+        assert all(got[k].dtype == want[k].dtype and torch.equal(got[k], want[k]) for k in want)
+    q = second.model.layers[2].mlp.down_proj
+    assert q.weight.quant_state.quant_type == quantization and q.weight.quant_state.nested
+    assert q.compute_dtype == dtype
+    ids = torch.tensor([[1, 504, 3575, 282, 4649, 314]])
+    with torch.no_grad():
+        assert torch.equal(second(ids).logits, fresh(ids).logits)
+    assert second.config.name_or_path == models.BUNDLED_NAME

@@ -212,7 +212,8 @@ def build_runs_panel(page: Page) -> TabView:
     page.on_arrival(select, [name, lang], chosen, **in_order)
     event = run_btn.click(arm, None, run_btn, concurrency_limit=None, api_visibility="private").then(
         run, [name, steps, method, alpha, train_synthetic, lang], [state, *shown], concurrency_limit=1,
-        concurrency_id="qlora-train", api_visibility="private")  # UI only: a whole experiment per call
+        concurrency_id="qlora-train", api_visibility="private",  # UI only: a whole experiment per call
+        show_progress="minimal", show_progress_on=status)  # see the training tab's Train event
     event.then(lambda: gr.update(interactive=True), None, run_btn, api_visibility="private")
     stop_btn.click(request_stop, lang, status, concurrency_limit=None, api_visibility="private")
     return TabView(texts=tx, rerender=[(rerender, [state], [claim, *shown])],

@@ -299,8 +299,10 @@ def _evaluate(run, stop):
         while worker.is_alive():
             total = box["total"] if box["total"] is not None else expected
             done = box["done"]
-            rate = (time.perf_counter() - started) / done if done else EVAL_CLOCK.rate
-            yield done, total, max(0.0, (total - done) * rate)
+            elapsed = time.perf_counter() - started
+            # answers come a batch at a time (32 or 48): until the first, count down the clock's estimate
+            eta = (total - done) * elapsed / done if done else total * EVAL_CLOCK.rate - elapsed
+            yield done, total, max(0.0, eta)
             worker.join(1.0)
     finally:
         if worker.is_alive():  # the page went away: end the evaluation between two batches
@@ -450,9 +452,13 @@ def build_training_tab(page: Page) -> TabView:
     outputs = [state, plot, status, notes, summary, answers, forgetting, adapter_file, adapter_info]
     upload.upload(check_upload, [upload, lang], [upload_status, dataset, upload_check], api_visibility="private")
     upload.clear(lambda: ("", "pirate", None), None, [upload_status, dataset, upload_check], api_visibility="private")
+    # The status line shows the run's progress; Gradio's own timer goes there only, small. Its default, an
+    # animated overlay with a timer on each of the 9 outputs, redrawn for minutes, took a third of a
+    # core in the browser: on 2 cores that slowed the run itself (Train to answers 145 s -> 110 s in
+    # bench/train_to_answers.py, where Chromium shares the machine).
     event = train_btn.click(arm, None, train_btn, concurrency_limit=None, api_visibility="private").then(
         train_run, [state], outputs, inputs_kwargs=by_name, concurrency_limit=1, concurrency_id="qlora-train",
-        api_name="train",
+        api_name="train", show_progress="minimal", show_progress_on=status,
     )
     event.then(lambda: gr.update(interactive=True), None, train_btn, api_visibility="private")
     stop_btn.click(request_stop, lang, status, concurrency_limit=None, api_visibility="private")
