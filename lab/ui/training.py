@@ -7,6 +7,7 @@ turns that into text, tables and figures in the page's language (again on a lang
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shutil
 import tempfile
@@ -28,6 +29,9 @@ UPLOAD = view.UPLOAD
 #: How the frozen base is stored (``TrainConfig.quantization``; "none": plain LoRA on an unquantized base).
 QUANT_CHOICES = [("train.quant.nf4", "nf4"), ("train.quant.none", "none")]
 EVAL_PROMPTS = 32
+#: Seconds between two drawings of the live loss curve. A drawing (matplotlib, then PNG) takes ~0.1 s of
+#: a core, and the page's redraw more; at every step of ~1.5 s they took cores from the run they show.
+REDRAW_S = 2.5
 RUNS_DIR = Path(tempfile.gettempdir()) / "tuning-lab-runs"
 KEEP_RUNS = 24
 #: The widgets' ranges: the same bounds whether a value comes from a slider or through the API.
@@ -226,14 +230,18 @@ def _train(state, stop, settings: Settings, lang: str, request):
     run = training.TrainingRun(cfg)
     yield _out(status=t("train.status.loading", now()), notes="", plot=view.curve_figure(live["curves"], max_steps, now()))
     gen = run.steps(stop)
-    eval_eta = None
+    eval_eta, drawn = None, -math.inf
     try:
         for log in gen:
             if eval_eta is None:
                 eval_eta = EVAL_CLOCK.eta(expected_answers(run))
             current["curve"].append((log.step, log.loss))
-            yield _out(plot=view.curve_figure(live["curves"], max_steps, now()),
-                       status=view.status_table(log, now(), eval_eta))
+            status = view.status_table(log, now(), eval_eta)
+            if time.perf_counter() - drawn < REDRAW_S and log.step < cfg.steps:
+                yield _out(status=status)  # the numbers at every step; the curve a moment later
+                continue
+            drawn = time.perf_counter()
+            yield _out(plot=view.curve_figure(live["curves"], max_steps, now()), status=status)
     finally:
         gen.close()  # if the page went away: the run's own finally saves the adapter
     live.update(reason=run.stop_reason, notes=list(run.notes))
