@@ -267,15 +267,16 @@ def load_model(name: str | None = None, quantization: str | None = None):
         kwargs["device_map"] = {"": dev.type if dev.type == "cpu" else 0}
     try:
         with BUILD_LOCK:
-            stored = _quantized_copy(path, quantization, kwargs["dtype"]) if quantization and dev.type == "cpu" else None
+            keep = bool(quantization) and dev.type == "cpu" and _bundled(path)  # the bundled model's 4-bit copy
+            stored = _quantized_copy(quantization, kwargs["dtype"]) if keep else None
             if stored is not None:  # the same 4-bit tensors, bit for bit, read instead of computed
                 model = AutoModelForCausalLM.from_pretrained(stored, dtype=kwargs["dtype"], device_map={"": "cpu"},
                                                              local_files_only=True)
                 model.config.name_or_path = BUNDLED_NAME
             else:
                 model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-                if quantization and dev.type == "cpu" and _bundled(path):
-                    _save_quantized(model, path, quantization, kwargs["dtype"])
+                if keep:
+                    _save_quantized(model, quantization, kwargs["dtype"])
     except OSError as e:
         raise ModelNotFoundError(Msg("models.no_model", "Could not load a model from {path}: {error}. {hint}",
                                      path=repr(path), error=str(e), hint=INSTALL_HINT_MSG)) from e
@@ -295,20 +296,18 @@ def _quantized_dir(quantization: str, dtype: torch.dtype) -> Path:
     return cache_dir() / f"{BUNDLED_NAME}-{BUNDLED_VERSION}-{quantization}-{str(dtype).replace('torch.', '')}"
 
 
-def _quantized_copy(path: str, quantization: str, dtype: torch.dtype) -> Path | None:
-    """The bundled model's 4-bit copy saved by an earlier load, if ``path`` is the bundled model and it exists.
+def _quantized_copy(quantization: str, dtype: torch.dtype) -> Path | None:
+    """The bundled model's 4-bit copy saved by an earlier load, if there is one.
 
     Quantizing is the slow part of loading a 4-bit model on a CPU: bitsandbytes' CPU kernel takes ~9 s for
     the bundled model's 210 linear layers (a binary search per weight), reading the saved copy ~0.3 s. It is
     what quantizing gives, bit for bit: the packed weights, the block scales and their double-quantization
     state (tests/test_models.py compares them)."""
-    if not _bundled(path):
-        return None
     stored = _quantized_dir(quantization, dtype)
     return stored if (stored / "config.json").is_file() and (stored / "model.safetensors").is_file() else None
 
 
-def _save_quantized(model, path: str, quantization: str, dtype: torch.dtype) -> None:
+def _save_quantized(model, quantization: str, dtype: torch.dtype) -> None:
     """Save the freshly quantized bundled model (atomically: written aside, renamed into place)."""
     dest = _quantized_dir(quantization, dtype)
     try:

@@ -457,3 +457,34 @@ def test_the_rerender_leaves_a_running_run_its_own_updates_and_fills_an_empty_ta
         assert all(running[i] == gr.skip() for i in (2, 3, 4, 8))
     finally:
         ui._end(Req())
+
+
+def test_the_live_curve_is_redrawn_at_most_every_few_seconds_and_shows_every_step_when_the_run_stops(
+        stand_ins, monkeypatch):
+    from lab import training
+
+    steps_of = lambda fig: [round(x) for line in fig.axes[0].get_lines() for x in line.get_xdata()]  # noqa: E731
+    monkeypatch.setattr(ui, "REDRAW_S", 3600.0)  # no second drawing while the run goes on
+    out = {name: i for i, name in enumerate(ui.OUTPUTS)}
+    updates = list(ui.train_run({"runs": [], "count": 0}, lang="en", **dict(DEFAULTS, steps=4)))
+    plots = [u[out["plot"]] for u in updates if not isinstance(u[out["plot"]], dict)]
+    statuses = [u[out["status"]] for u in updates if "| step | loss |" in str(u[out["status"]])]
+    assert all(any(f"| {k} / 4 |" in st for st in statuses) for k in range(1, 5))  # the numbers at every step
+    # the empty axes, step 1 at once, then the last step (always drawn), then the final figure after evaluation
+    assert [steps_of(p) for p in plots[:3]] == [[], [1], [1, 2, 3, 4]]
+
+    stopped = training.TrainingRun.steps
+
+    def two_of_four(self, stop):  # the run ends after 2 of its 4 steps (Stop, or the wall-clock cap)
+        yield from list(stopped(self, stop))[:2]
+
+    def skipped(run, n, on_progress=None):  # Stop pressed again: no evaluation, so no final figure after it
+        raise training.Stopped("Stopped by the user while evaluating.")
+
+    from lab import evaluation
+
+    monkeypatch.setattr(training.TrainingRun, "steps", two_of_four)
+    monkeypatch.setattr(evaluation, "before_after", skipped)
+    updates = list(ui.train_run({"runs": [], "count": 0}, lang="en", **dict(DEFAULTS, steps=4)))
+    plots = [u[out["plot"]] for u in updates if not isinstance(u[out["plot"]], dict)]
+    assert steps_of(plots[-1])[-2:] == [1, 2]  # step 2 came between two drawings, and is drawn

@@ -230,7 +230,7 @@ def _train(state, stop, settings: Settings, lang: str, request):
     run = training.TrainingRun(cfg)
     yield _out(status=t("train.status.loading", now()), notes="", plot=view.curve_figure(live["curves"], max_steps, now()))
     gen = run.steps(stop)
-    eval_eta, drawn = None, -math.inf
+    eval_eta, drawn, undrawn = None, -math.inf, False
     try:
         for log in gen:
             if eval_eta is None:
@@ -238,12 +238,15 @@ def _train(state, stop, settings: Settings, lang: str, request):
             current["curve"].append((log.step, log.loss))
             status = view.status_table(log, now(), eval_eta)
             if time.perf_counter() - drawn < REDRAW_S and log.step < cfg.steps:
+                undrawn = True
                 yield _out(status=status)  # the numbers at every step; the curve a moment later
                 continue
-            drawn = time.perf_counter()
+            drawn, undrawn = time.perf_counter(), False
             yield _out(plot=view.curve_figure(live["curves"], max_steps, now()), status=status)
     finally:
         gen.close()  # if the page went away: the run's own finally saves the adapter
+    if undrawn:  # stopped between two drawings: the curve shows every step trained
+        yield _out(plot=view.curve_figure(live["curves"], max_steps, now()))
     live.update(reason=run.stop_reason, notes=list(run.notes))
     if not run.logs:
         lg = now()
