@@ -24,6 +24,8 @@ check them against transformers' own loss); the last is the usual mixed precisio
 * **logits only where there is a loss** — the LM head (576 x 49,152 for the bundled model) runs on
   the hidden states at trained positions only: ``loss = CE(h[trained] W_head^T, next tokens)``;
 * **no gradient checkpointing** — a 135M model's activations fit easily, so nothing is recomputed;
+* **one autograd node per LoRA layer** (:mod:`lab.fused`) — dequantize, base matmul and the LoRA term
+  in one addmm, instead of peft's and bitsandbytes' ~8 small ops (and as many in the backward pass);
 * the machine's **compute dtype** (:func:`lab.models.compute_dtype`: bf16 on CUDA and on CPUs with
   native bf16 matmuls, ~4x faster than fp32 there; fp32 otherwise) for every matmul, under autocast
   as ``Trainer(bf16=True)`` does; LoRA weights, their gradients and the optimizer stay fp32.
@@ -46,7 +48,7 @@ from pathlib import Path
 
 import torch
 
-from lab import cores, masking, memory, models
+from lab import cores, fused, masking, memory, models
 from lab.errors import LabError, LabRuntimeError, Msg, message_of
 from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
     LOGIT_CHUNK, PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention,
@@ -401,7 +403,7 @@ class TrainingRun:
             meter = memory.PeakMeter().start()
             self.start_memory_mb = meter.start_mb
             try:
-                with packed_attention_mode(self.model):
+                with packed_attention_mode(self.model), fused.fused_lora(self.model):
                     yield from self._loop(stop)
             finally:
                 self.peak_memory_mb = meter.stop()
