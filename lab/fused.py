@@ -1,18 +1,20 @@
-"""One autograd node per LoRA layer in training: the same arithmetic as peft + bitsandbytes, fewer ops.
+"""A few autograd nodes per block in training: the same arithmetic as peft + bitsandbytes, fewer ops.
 
 peft's LoRA layer on a 4-bit base runs, per forward, bitsandbytes' matmul (dequantize the NF4 weight,
 multiply), a defensive copy of its output, autocast's bf16 copies of A and B, two matmuls, a scaling
 multiply and an add — each its own autograd node, and the backward pass as many again. For a 135M
 model that is ~5,600 small ops per step, about as long as the matmuls themselves on a 2-core CPU.
-:func:`fused_lora` replaces that, for the duration of a training run, by one node per layer::
+:func:`fused_lora` replaces that, for the duration of a training run, by one node per group of layers
+that read the same input (q, k and v; gate and up; o and down alone), their weights stacked::
 
-    forward:   W = dequant(W_4bit)            (compute dtype, as bitsandbytes' own matmul makes it)
-               u = x A^T                      (T, r)
-               y = x W^T + s * u B^T          one addmm: the LoRA term joins the base output in its
-                                              accumulator, s = alpha / r folded into the same call
-    backward:  g_u = s * g_y B                (T, r)
-               dB  = s * g_y^T u,   dA = g_u^T x        (in the compute dtype, returned as fp32)
-               dx  = g_y W + g_u A             (W dequantized again, as bitsandbytes does: no bf16
+    forward:   W = [dequant(W_1); dequant(W_2); ...]   (compute dtype, as bitsandbytes' matmul makes it)
+               A = [A_1; A_2; ...]
+               u = x A^T                      (T, n r): every member's LoRA input in one matmul
+               y = x W^T                      one matmul for the group, then each member's slice
+               y_i += s_i * u_i B_i^T         in place (addmm_), s_i = alpha / r folded into the call
+    backward:  g_u_i = s_i * g_y_i B_i        (T, r)
+               dB_i = s_i * g_y_i^T u_i,  dA = g_u^T x   (in the compute dtype, returned as fp32)
+               dx  = g_y W + g_u A            (W dequantized again, as bitsandbytes does: no bf16
                                               copy of the base is kept between the passes)
 
 — what ``lora_B(lora_A(x)) * s + base(x)`` computes under autocast, with the bf16 roundings in
@@ -43,39 +45,65 @@ def base_weight(base: torch.nn.Module, dtype: torch.dtype) -> torch.Tensor:
                                                           qs.shape, dtype)
 
 
+def stacked_weight(bases, dtype: torch.dtype) -> torch.Tensor:
+    """The weights of layers that share an input, one above the other: (sum d_out, d_in)."""
+    if len(bases) == 1:
+        return base_weight(bases[0], dtype)
+    return torch.cat([base_weight(b, dtype) for b in bases])  # (bitsandbytes has no CPU kernel writing into rows)
+
+
 class LoRALinear(torch.autograd.Function):
-    """y = x W^T + s (x A^T) B^T with W frozen (4-bit or 16/32-bit), A (r, d_in) and B (d_out, r) trained."""
+    """Layers that read the same x (q, k, v; gate, up; or one alone), each y_i = x W_i^T + s_i (x A_i^T) B_i^T
+    with W_i frozen (4-bit or 16/32-bit), A_i (r, d_in) and B_i (d_out_i, r) trained. Stacked, the base
+    matmul and the A matmul are one each for the whole group: y = x [W_1; W_2; ...]^T, u = x [A_1; A_2; ...]^T."""
 
     @staticmethod
-    def forward(ctx, x, a, b, base, scaling: float, dtype: torch.dtype):
-        shape = x.shape
+    def forward(ctx, x, bases, scalings, dtype, *ab):
+        shape, n = x.shape, len(bases)
         x2 = x.reshape(-1, shape[-1])
         if x2.dtype != dtype:
             x2 = x2.to(dtype)
-        a16, b16 = a.to(dtype), b.to(dtype)
-        u = x2 @ a16.t()  # (T, r)
-        y = torch.addmm(x2 @ base_weight(base, dtype).t(), u, b16.t(), alpha=scaling)
-        ctx.save_for_backward(x2, u, a16, b16)
-        ctx.base, ctx.scaling, ctx.x_dtype, ctx.x_shape = base, scaling, x.dtype, shape
-        return y.view(*shape[:-1], y.shape[-1])
+        a16 = (ab[0] if n == 1 else torch.cat(ab[0::2])).to(dtype)  # (n r, d_in)
+        b16 = [b.to(dtype) for b in ab[1::2]]
+        r = ab[0].shape[0]
+        u = x2 @ a16.t()  # (T, n r)
+        w = stacked_weight(bases, dtype)
+        if n == 1:
+            ys = [torch.addmm(x2 @ w.t(), u, b16[0].t(), alpha=scalings[0])]
+        else:
+            y = x2 @ w.t()  # (T, sum d_out)
+            ys, start = [], 0
+            for i, (b, s) in enumerate(zip(b16, scalings)):
+                yi = y[:, start : start + b.shape[0]]
+                yi.addmm_(u[:, i * r : (i + 1) * r], b.t(), alpha=s)
+                ys.append(yi)
+                start += b.shape[0]
+        ctx.save_for_backward(x2, u, a16, *b16)
+        ctx.bases, ctx.scalings, ctx.r, ctx.x_dtype, ctx.x_shape = bases, scalings, r, x.dtype, shape
+        return tuple(yi.view(*shape[:-1], yi.shape[-1]) for yi in ys)
 
     @staticmethod
-    def backward(ctx, gy):
-        x2, u, a16, b16 = ctx.saved_tensors
-        s = ctx.scaling
-        g = gy.reshape(-1, gy.shape[-1])
-        if g.dtype != x2.dtype:
-            g = g.to(x2.dtype)
-        gu = torch.addmm(u, g, b16, beta=0, alpha=s)  # s g B: (T, r)
-        ga = gb = gx = None
-        if ctx.needs_input_grad[2]:
-            gb = torch.addmm(b16, g.t(), u, beta=0, alpha=s).float()  # s g^T u: (d_out, r)
-        if ctx.needs_input_grad[1]:
-            ga = (gu.t() @ x2).float()  # (r, d_in)
+    def backward(ctx, *gys):
+        x2, u, a16, *b16 = ctx.saved_tensors
+        r, n = ctx.r, len(b16)
+        gs = [torch.zeros(x2.shape[0], b.shape[0], dtype=x2.dtype) if gy is None else gy.reshape(-1, gy.shape[-1]).to(x2.dtype)
+              for gy, b in zip(gys, b16)]
+        us = [u[:, i * r : (i + 1) * r] for i in range(n)]
+        gus = [torch.addmm(ui, g, b, beta=0, alpha=s) for ui, g, b, s in zip(us, gs, b16, ctx.scalings)]  # s g B
+        gu = gus[0] if n == 1 else torch.cat(gus, dim=1)  # (T, n r)
+        grads = []
+        for i, (ui, g, b, s) in enumerate(zip(us, gs, b16, ctx.scalings)):
+            ga = gb = None
+            if ctx.needs_input_grad[4 + 2 * i] or ctx.needs_input_grad[5 + 2 * i]:
+                ga = (gus[i].t() @ x2).float()  # (r, d_in)
+                gb = torch.addmm(b, g.t(), ui, beta=0, alpha=s).float()  # s g^T u: (d_out, r)
+            grads += [ga, gb]
+        gx = None
         if ctx.needs_input_grad[0]:
-            gx = torch.addmm(g @ base_weight(ctx.base, x2.dtype), gu, a16)
+            g = gs[0] if n == 1 else torch.cat(gs, dim=1)
+            gx = torch.addmm(g @ stacked_weight(ctx.bases, x2.dtype), gu, a16)
             gx = gx.view(ctx.x_shape).to(ctx.x_dtype)
-        return gx, ga, gb, None, None, None
+        return (gx, None, None, None, *grads)
 
 
 def _fusable(layer) -> bool:
@@ -92,13 +120,41 @@ def _fusable(layer) -> bool:
     return getattr(layer.base_layer, "bias", None) is None
 
 
-def _forward(layer, peft_forward, x, *args, **kwargs):
-    if args or kwargs or not _fusable(layer):
-        return peft_forward(x, *args, **kwargs)
-    name = layer.active_adapters[0]
-    a, b = layer.lora_A[name].weight, layer.lora_B[name].weight
-    dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
-    return LoRALinear.apply(x, a, b, layer.base_layer, float(layer.scaling[name]), dtype)
+#: Sibling layers that read the same input in a Llama block: computed as one group.
+GROUPS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+
+
+class _Group:
+    """LoRA layers that read the same input. The first one called computes every member's output and
+    keeps the others' until their own call with that same input; any other call computes alone."""
+
+    def __init__(self, layers):
+        self.layers = layers
+        self.x = None
+        self.outputs: dict[int, torch.Tensor] = {}
+
+    def forward(self, layer, peft_forward, x, *args, **kwargs):
+        if args or kwargs:
+            return peft_forward(x, *args, **kwargs)
+        if self.x is x and id(layer) in self.outputs:
+            y = self.outputs.pop(id(layer))
+            if not self.outputs:
+                self.x = None
+            return y
+        members = self.layers if len(self.layers) > 1 and all(_fusable(m) for m in self.layers) else [layer]
+        if not _fusable(layer):
+            return peft_forward(x, *args, **kwargs)
+        names = [m.active_adapters[0] for m in members]
+        ab = [w for m, n in zip(members, names) for w in (m.lora_A[n].weight, m.lora_B[n].weight)]
+        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        ys = LoRALinear.apply(x, [m.base_layer for m in members], [float(m.scaling[n]) for m, n in zip(members, names)],
+                              dtype, *ab)
+        self.outputs = {id(m): y for m, y in zip(members, ys) if m is not layer}
+        self.x = x if self.outputs else None
+        return ys[members.index(layer)]
+
+    def clear(self):
+        self.x, self.outputs = None, {}
 
 
 def lora_layers(model):
@@ -108,18 +164,36 @@ def lora_layers(model):
             and isinstance(getattr(m.base_layer, "weight", None), torch.Tensor)]
 
 
+def groups(model) -> list[_Group]:
+    """Every LoRA layer of ``model`` in a group: q/k/v and gate/up of the same block together, others alone."""
+    layers = lora_layers(model)
+    ids = {id(m) for m in layers}
+    out, grouped = [], set()
+    for parent in model.modules():
+        for names in GROUPS:
+            members = [getattr(parent, n, None) for n in names]
+            if all(m is not None and id(m) in ids for m in members):
+                out.append(_Group(members))
+                grouped |= {id(m) for m in members}
+    return out + [_Group([m]) for m in layers if id(m) not in grouped]
+
+
 @contextlib.contextmanager
 def fused_lora(model):
-    """For the duration, every plain LoRA layer of ``model`` computes as one :class:`LoRALinear` node."""
-    patched = []
+    """For the duration, the plain LoRA layers of ``model`` compute through :class:`LoRALinear` nodes: one
+    per q/k/v group, one per gate/up pair, one per other layer."""
+    patched, made = [], groups(model)
     try:
-        for layer in lora_layers(model):
-            own = layer.__dict__.get("forward")  # a forward set on the instance (hooks), kept
-            peft_forward = layer.forward
-            layer.forward = lambda x, *a, _l=layer, _f=peft_forward, **k: _forward(_l, _f, x, *a, **k)
-            patched.append((layer, own))
+        for group in made:
+            for layer in group.layers:
+                own = layer.__dict__.get("forward")  # a forward set on the instance (hooks), kept
+                peft_forward = layer.forward
+                layer.forward = lambda x, *a, _g=group, _l=layer, _f=peft_forward, **k: _g.forward(_l, _f, x, *a, **k)
+                patched.append((layer, own))
         yield model
     finally:
+        for group in made:
+            group.clear()
         for layer, own in patched:
             if own is None:
                 del layer.forward  # back to the class's forward

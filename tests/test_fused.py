@@ -54,22 +54,24 @@ def test_fused_layers_give_peft_s_loss_and_gradients_in_fp32(tokenizer, batch):
         assert fast[name].dtype == torch.float32
 
 
-def test_the_context_routes_every_lora_layer_through_one_node_and_gives_peft_its_forward_back(tokenizer, batch):
+def test_the_context_routes_each_block_through_four_nodes_and_gives_peft_its_forward_back(tokenizer, batch):
     model = _lora_model(models.tiny_model(tokenizer))
     layers = fused.lora_layers(model)
     assert len(layers) == 14
     with packing.packed_attention_mode(model), fused.fused_lora(model):
         assert all("forward" in layer.__dict__ for layer in layers)
         loss = packing.gathered_loss(model.get_base_model(), batch)
-    nodes, seen, todo = set(), set(), [loss.grad_fn]
+    nodes, seen, todo = [], set(), [loss.grad_fn]
     while todo:
         fn = todo.pop()
         if fn is None or fn in seen:
             continue
         seen.add(fn)
-        nodes.add(type(fn).__name__)
+        nodes.append(type(fn).__name__)
         todo += [f for f, _ in fn.next_functions]
-    assert "LoRALinearBackward" in nodes
+    # per block: q/k/v as one node, gate/up as one, o and down alone
+    assert nodes.count("LoRALinearBackward") == 2 * 4
+    assert sorted(len(g.layers) for g in fused.groups(model)) == [1, 1, 1, 1, 2, 2, 3, 3]
     assert not any("forward" in layer.__dict__ for layer in layers)
 
 
