@@ -15,7 +15,8 @@ that read the same input (q, k and v; gate and up; o and down alone), their weig
     backward:  g_u_i = s_i * g_y_i B_i        (T, r)
                dB_i = s_i * g_y_i^T u_i,  dA = g_u^T x   (in the compute dtype, returned as fp32)
                dx  = g_y W + g_u A            (W dequantized again, as bitsandbytes does: no bf16
-                                              copy of the base is kept between the passes)
+                                              copy of the base is kept between the passes; only
+                                              its fp32 block scales, 1/64 of its size in 4 bytes)
 
 — what ``lora_B(lora_A(x)) * s + base(x)`` computes under autocast, with the bf16 roundings in
 different places (tests: equal in fp32, bf16-noise close in bf16, same gradients). It applies to
@@ -30,26 +31,38 @@ import contextlib
 import torch
 
 
-def base_weight(base: torch.nn.Module, dtype: torch.dtype) -> torch.Tensor:
+def block_scales(base: torch.nn.Module) -> torch.Tensor | None:
+    """A 4-bit weight's fp32 block scales (double quantization undone: its 8-bit scales times their own
+    fp32 scales, plus the offset, as bitsandbytes computes them); None for a 16/32-bit weight."""
+    qs = getattr(base.weight, "quant_state", None)
+    if qs is None:
+        return None
+    if not qs.nested:
+        return qs.absmax
+    return torch.ops.bitsandbytes.dequantize_blockwise.default(
+        qs.absmax, qs.state2.absmax, qs.state2.code, qs.state2.blocksize, torch.float32) + qs.offset
+
+
+def base_weight(base: torch.nn.Module, dtype: torch.dtype, scales: torch.Tensor | None = None) -> torch.Tensor:
     """The base layer's weight (d_out, d_in) in ``dtype``: a 4-bit one dequantized with bitsandbytes' own
-    kernels, the way its training matmul does (nested block scales first, then the 4-bit codes)."""
+    kernels, the way its training matmul does (block scales first, then the 4-bit codes). ``scales``:
+    its :func:`block_scales`, when already at hand."""
     w = base.weight
     qs = getattr(w, "quant_state", None)
     if qs is None:
         return w if w.dtype == dtype else w.to(dtype)
-    absmax = qs.absmax
-    if qs.nested:
-        absmax = torch.ops.bitsandbytes.dequantize_blockwise.default(
-            qs.absmax, qs.state2.absmax, qs.state2.code, qs.state2.blocksize, torch.float32) + qs.offset
-    return torch.ops.bitsandbytes.dequantize_4bit.default(w.view(-1, 1), absmax, qs.blocksize, qs.quant_type,
+    if scales is None:
+        scales = block_scales(base)
+    return torch.ops.bitsandbytes.dequantize_4bit.default(w.view(-1, 1), scales, qs.blocksize, qs.quant_type,
                                                           qs.shape, dtype)
 
 
-def stacked_weight(bases, dtype: torch.dtype) -> torch.Tensor:
+def stacked_weight(bases, dtype: torch.dtype, scales) -> torch.Tensor:
     """The weights of layers that share an input, one above the other: (sum d_out, d_in)."""
     if len(bases) == 1:
-        return base_weight(bases[0], dtype)
-    return torch.cat([base_weight(b, dtype) for b in bases])  # (bitsandbytes has no CPU kernel writing into rows)
+        return base_weight(bases[0], dtype, scales[0])
+    # (bitsandbytes has no CPU kernel that dequantizes into rows of a bigger tensor)
+    return torch.cat([base_weight(b, dtype, sc) for b, sc in zip(bases, scales)])
 
 
 class LoRALinear(torch.autograd.Function):
@@ -67,7 +80,8 @@ class LoRALinear(torch.autograd.Function):
         b16 = [b.to(dtype) for b in ab[1::2]]
         r = ab[0].shape[0]
         u = x2 @ a16.t()  # (T, n r)
-        w = stacked_weight(bases, dtype)
+        scales = [block_scales(b) for b in bases]  # kept for the backward pass (4 bytes per 64 weights)
+        w = stacked_weight(bases, dtype, scales)
         if n == 1:
             ys = [torch.addmm(x2 @ w.t(), u, b16[0].t(), alpha=scalings[0])]
         else:
@@ -79,7 +93,7 @@ class LoRALinear(torch.autograd.Function):
                 ys.append(yi)
                 start += b.shape[0]
         ctx.save_for_backward(x2, u, a16, *b16)
-        ctx.bases, ctx.scalings, ctx.r, ctx.x_dtype, ctx.x_shape = bases, scalings, r, x.dtype, shape
+        ctx.bases, ctx.scales, ctx.scalings, ctx.r, ctx.x_dtype, ctx.x_shape = bases, scales, scalings, r, x.dtype, shape
         return tuple(yi.view(*shape[:-1], yi.shape[-1]) for yi in ys)
 
     @staticmethod
@@ -101,7 +115,7 @@ class LoRALinear(torch.autograd.Function):
         gx = None
         if ctx.needs_input_grad[0]:
             g = gs[0] if n == 1 else torch.cat(gs, dim=1)
-            gx = torch.addmm(g @ stacked_weight(ctx.bases, x2.dtype), gu, a16)
+            gx = torch.addmm(g @ stacked_weight(ctx.bases, x2.dtype, ctx.scales), gu, a16)
             gx = gx.view(ctx.x_shape).to(ctx.x_dtype)
         return (gx, None, None, None, *grads)
 

@@ -13,6 +13,7 @@ sequences (a test checks it against ``transformers``' own loss, example by examp
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 from dataclasses import dataclass
 
@@ -78,8 +79,9 @@ def packed_attention(module, query, key, value, attention_mask, scaling=None, dr
     query: (1, H, T, D), key / value: (1, H_kv, T, D); each key/value head serves g = H / H_kv query
     heads (grouped-query attention). For the example at [s, e), with L = e - s::
 
-        scores = q[s:e] k[s:e]^T * scaling            (H, L, L)
-        out[s:e] = softmax(scores + causal mask) v[s:e]   (softmax in fp32)
+        scores = scaling * q[s:e] k[s:e]^T + causal bias   (H_kv, g L, L): baddbmm, the g query heads of a
+                                                           key/value head stacked as one matrix
+        out[s:e] = softmax(scores) v[s:e]                  (softmax in fp32)
 
     — the block-diagonal attention of the packed row, at the cost of the examples alone (a dense
     T x T mask would cost (T / L)^2 more). Plain matmuls for short examples: at ~100 tokens they are
@@ -96,23 +98,27 @@ def packed_attention(module, query, key, value, attention_mask, scaling=None, dr
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
     _, h, _, d = query.shape
     h_kv = key.shape[1]
+    g = h // h_kv
     scale = scaling if scaling is not None else d**-0.5
-    outs = []
     bounds = cu.tolist()
-    for s, e in zip(bounds[:-1], bounds[1:]):
-        n = e - s
+    sizes = [e - s for s, e in zip(bounds[:-1], bounds[1:])]
+    # one split per tensor: its backward is one cat, where a slice per example would each make a zero
+    # tensor of the whole row and add it to the gradient
+    qs, ks, vs = (t[0].split(sizes, dim=1) for t in (query, key, value))  # (H or H_kv, L, D) each
+    outs = []
+    for n, q, k, v in zip(sizes, qs, ks, vs):
         if n > FUSED_ATTENTION_FROM:
-            outs.append(F.scaled_dot_product_attention(query[:, :, s:e], key[:, :, s:e], value[:, :, s:e],
-                                                       is_causal=True, scale=scale, enable_gqa=h != h_kv))
+            out = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True, scale=scale,
+                                                 enable_gqa=h != h_kv)
+            outs.append(out[0])
             continue
-        q = query[:, :, s:e].reshape(1, h_kv, h // h_kv, n, d)  # (1, H_kv, g, L, D)
-        k = key[:, :, s:e].unsqueeze(2)  # (1, H_kv, 1, L, D)
-        v = value[:, :, s:e].unsqueeze(2)
-        scores = (q @ k.transpose(-1, -2)) * scale  # (1, H_kv, g, L, L)
-        scores = scores.masked_fill(_causal_mask(n, query.device), float("-inf"))
-        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-        outs.append((probs @ v).reshape(1, h, n, d))
-    return torch.cat(outs, dim=2).transpose(1, 2).contiguous(), None
+        # the g query heads of a key/value head as one (g L, D) matrix: one bmm per key/value head, k and v
+        # read once, not copied g times
+        q = q.reshape(h_kv, g * n, d)
+        scores = torch.baddbmm(_causal_bias(n, g, query.dtype, query.device), q, k.transpose(1, 2), alpha=scale)
+        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)  # (H_kv, g L, L)
+        outs.append(torch.bmm(probs, v).view(h, n, d))
+    return torch.cat(outs, dim=1).transpose(0, 1).unsqueeze(0).contiguous(), None
 
 
 #: Examples longer than this use the fused attention kernel (memory O(L), see packed_attention).
@@ -122,9 +128,13 @@ FUSED_ATTENTION_FROM = 256
 LOGIT_CHUNK = 2048
 
 
-def _causal_mask(n: int, device) -> torch.Tensor:
-    """True above the diagonal: position i may not look at j > i."""
-    return torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
+@functools.lru_cache(maxsize=64)
+def _causal_bias(n: int, g: int, dtype, device) -> torch.Tensor:
+    """(g n, n): 0 where query position i may look at key j <= i, -inf above the diagonal; the n x n causal
+    block repeated for the g query heads that share a key/value head. Added to the scores by the matmul
+    itself (baddbmm); cached, since a step's examples reuse the same few lengths in every layer."""
+    mask = torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
+    return torch.zeros(n, n, dtype=dtype, device=device).masked_fill(mask, float("-inf")).repeat(g, 1)
 
 
 _registered = False
