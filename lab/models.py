@@ -371,21 +371,21 @@ def dequantized_forward(mod, dtype: torch.dtype | None = None):
     def forward(x, _w=w, _b=bias):
         return F.linear(x.to(_w.dtype), _w, _b).to(x.dtype)
 
+    forward.weight = w  # this forward's own copy: lab.evaluation.merged_adapter folds an adapter into it
+
+    def restore():
+        """The copy back to the dequantized weight exactly (after an adapter was folded into it)."""
+        w.copy_(_dequantize_like_matmul(mod))
+
+    forward.restore = restore
     return forward
 
 
 def _dequantize_like_matmul(mod) -> torch.Tensor:
     """The weight exactly as bitsandbytes' ``gemm_4bit`` default kernel rebuilds it for ``F.linear``."""
-    qs = mod.weight.quant_state
-    dtype = mod.compute_dtype or qs.dtype
-    absmax = qs.absmax
-    if qs.nested:  # double quantization: the block scales are themselves 8-bit, with their own scales
-        absmax = torch.ops.bitsandbytes.dequantize_blockwise.default(
-            qs.absmax, qs.state2.absmax, qs.state2.code, qs.state2.blocksize, torch.float32
-        ) + qs.offset
-    return torch.ops.bitsandbytes.dequantize_4bit.default(
-        mod.weight.data.view(-1, 1), absmax, qs.blocksize, qs.quant_type, qs.shape, dtype
-    )
+    from lab import fused
+
+    return fused.base_weight(mod, mod.compute_dtype or mod.weight.quant_state.dtype)
 
 
 def _load_once(fn):
