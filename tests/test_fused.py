@@ -156,3 +156,20 @@ def test_a_real_nf4_training_run_trains_through_the_fused_layers(tokenizer, tmp_
     with packing.packed_attention_mode(fresh.model), fresh.autocast(), torch.no_grad():
         peft_loss = packing.gathered_loss(fresh.causal_lm, batch).item()
     assert first.loss == peft_loss, (first.loss, peft_loss)
+
+
+def test_a_group_whose_second_output_is_unused_gets_the_gradients_of_the_first_alone():
+    torch.manual_seed(0)
+    bases = [torch.nn.Linear(8, 6, bias=False).double(), torch.nn.Linear(8, 4, bias=False).double()]
+    ab = [torch.randn(3, 8, dtype=torch.float64, requires_grad=True), torch.randn(6, 3, dtype=torch.float64, requires_grad=True),
+          torch.randn(3, 8, dtype=torch.float64, requires_grad=True), torch.randn(4, 3, dtype=torch.float64, requires_grad=True)]
+    x = torch.randn(5, 8, dtype=torch.float64, requires_grad=True)
+    y1, _ = fused.LoRALinear.apply(x, bases, [2.0, 0.5], torch.float64, *ab)
+    y1.sum().backward()
+    a1, b1 = ab[0].detach().requires_grad_(True), ab[1].detach().requires_grad_(True)
+    x_ref = x.detach().requires_grad_(True)
+    (x_ref @ bases[0].weight.T + 2.0 * (x_ref @ a1.T) @ b1.T).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad)
+    torch.testing.assert_close(ab[0].grad, a1.grad)
+    torch.testing.assert_close(ab[1].grad, b1.grad)
+    assert not ab[2].grad.any() and not ab[3].grad.any()  # the unused member: zero gradients
