@@ -146,9 +146,11 @@ class _Group:
             if not self.outputs:
                 self.x = None
             return y
-        members = self.layers if len(self.layers) > 1 and all(_fusable(m) for m in self.layers) else [layer]
         if not _fusable(layer):
             return peft_forward(x, *args, **kwargs)
+        together = len(self.layers) > 1 and all(_fusable(m) for m in self.layers) and len(
+            {m.lora_A[m.active_adapters[0]].weight.shape[0] for m in self.layers}) == 1  # one rank (peft's rank_pattern)
+        members = self.layers if together else [layer]
         names = [m.active_adapters[0] for m in members]
         ab = [w for m, n in zip(members, names) for w in (m.lora_A[n].weight, m.lora_B[n].weight)]
         dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
