@@ -132,7 +132,9 @@ LOGIT_CHUNK = 2048
 def _causal_bias(n: int, g: int, dtype, device) -> torch.Tensor:
     """(g n, n): 0 where query position i may look at key j <= i, -inf above the diagonal; the n x n causal
     block repeated for the g query heads that share a key/value head. Added to the scores by the matmul
-    itself (baddbmm); cached, since a step's examples reuse the same few lengths in every layer."""
+    itself (baddbmm), which does not keep it for the backward pass: one made under inference mode (an
+    evaluation's loss) serves training too. Cached, since a step's examples reuse the same few lengths in
+    every layer."""
     mask = torch.ones(n, n, dtype=torch.bool, device=device).triu(1)
     return torch.zeros(n, n, dtype=dtype, device=device).masked_fill(mask, float("-inf")).repeat(g, 1)
 

@@ -24,8 +24,9 @@ check them against transformers' own loss); the last is the usual mixed precisio
 * **logits only where there is a loss** — the LM head (576 x 49,152 for the bundled model) runs on
   the hidden states at trained positions only: ``loss = CE(h[trained] W_head^T, next tokens)``;
 * **no gradient checkpointing** — a 135M model's activations fit easily, so nothing is recomputed;
-* **one autograd node per LoRA layer** (:mod:`lab.fused`) — dequantize, base matmul and the LoRA term
-  in one addmm, instead of peft's and bitsandbytes' ~8 small ops (and as many in the backward pass);
+* **one autograd node per group of LoRA layers** (:mod:`lab.fused`: q/k/v, gate/up, o, down) — one A
+  matmul per group, and per layer its dequantized base matmul and LoRA term in one addmm, instead of
+  peft's and bitsandbytes' ~8 small ops per layer (and as many in the backward pass);
 * the machine's **compute dtype** (:func:`lab.models.compute_dtype`: bf16 on CUDA and on CPUs with
   native bf16 matmuls, ~4x faster than fp32 there; fp32 otherwise) for every matmul, under autocast
   as ``Trainer(bf16=True)`` does; LoRA weights, their gradients and the optimizer stay fp32.

@@ -97,3 +97,15 @@ def test_chunked_logits_give_the_same_loss_and_gradients(tokenizer, monkeypatch)
         results.append((loss.item(), model.get_output_embeddings().weight.grad.clone()))
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
     torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-6)
+
+
+def test_a_causal_bias_first_made_during_inference_serves_training_later():
+    packing._causal_bias.cache_clear()
+    q, k, v = torch.randn(1, 6, 9, 8), torch.randn(1, 2, 9, 8), torch.randn(1, 2, 9, 8)
+    cu = torch.tensor([0, 4, 9])
+    with torch.inference_mode():
+        packing.packed_attention(None, q, k, v, None, lab_cu_seqlens=cu)
+    q.requires_grad_(True)
+    out, _ = packing.packed_attention(None, q, k, v, None, lab_cu_seqlens=cu)
+    out.sum().backward()
+    assert packing._causal_bias.cache_info().hits >= 2 and q.grad.abs().sum() > 0
