@@ -72,9 +72,16 @@ QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 DECODING = chat.Decoding(max_new_tokens=20)
 
 
+def _checksum(t: torch.Tensor) -> int:
+    """The sum of ``t``'s bits read as integers: exact, whatever the thread count (a float sum is not: its
+    order of addition, so its rounding, follows torch's threads, which lab.cores changes)."""
+    t = t.detach().contiguous()
+    return int(t.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()]).sum(dtype=torch.int64))
+
+
 def _fingerprint(model) -> dict:
     """Every weight of ``model`` by name: its storage, a checksum, and its requires_grad flag."""
-    return {n: (p.data_ptr(), float(p.detach().float().sum()), p.requires_grad) for n, p in model.named_parameters()}
+    return {n: (p.data_ptr(), _checksum(p), p.requires_grad) for n, p in model.named_parameters()}
 
 
 @pytest.fixture
