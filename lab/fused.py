@@ -111,14 +111,19 @@ class LoRALinear(torch.autograd.Function):
         return (gx, None, None, None, *grads)
 
 
-def _fusable(layer) -> bool:
-    """A peft LoRA layer whose forward this module can stand in for, right now."""
+def _plain_adapter(layer) -> bool:
+    """One active, unmerged, plain LoRA adapter (no DoRA or other variant) on ``layer``, right now."""
     if layer.disable_adapters or layer.merged or len(layer.active_adapters) != 1:
         return False
     name = layer.active_adapters[0]
-    if name not in layer.lora_A or name in getattr(layer, "lora_variant", {}):
+    return name in layer.lora_A and name not in getattr(layer, "lora_variant", {})
+
+
+def _fusable(layer) -> bool:
+    """A peft LoRA layer whose forward this module can stand in for, right now."""
+    if not _plain_adapter(layer):
         return False
-    if not isinstance(layer.lora_dropout[name], torch.nn.Identity):
+    if not isinstance(layer.lora_dropout[layer.active_adapters[0]], torch.nn.Identity):
         return False
     if getattr(getattr(layer.base_layer.weight, "quant_state", None), "packing_format_for_cpu", False):
         return False  # repacked for bitsandbytes' CPU inference kernel (an eval-mode forward did it)
@@ -206,3 +211,40 @@ def fused_lora(model):
                 del layer.forward  # back to the class's forward
             else:
                 layer.forward = own
+
+
+@contextlib.contextmanager
+def merged_adapter(model):
+    """Each active LoRA adapter folded into its layer's dequantized weight while the context lasts:
+    W' = W + s B A, so a generated token costs one matmul per layer instead of peft's three and its adds.
+
+    Used by :func:`lab.evaluation.generate`. Only where :func:`lab.evaluation.float32_arithmetic` (through :func:`lab.models.dequantized_base`) holds a private
+    copy of the weight: the stored 4-bit weight is never touched, and the copy is dequantized afresh when
+    the context ends (exact). In fp32 the two sums differ by rounding in the 7th digit, far below
+    anything a greedy choice between distinct tokens depends on in practice; the answers' tests hold
+    either way. Saves ~17 % of an evaluation (31 prompts x 48 tokens: 11.1 s -> 9.5 s with merging's
+    cost ~ 0). Layers with the adapter off (``disable_adapter()``), merged, or not plain LoRA keep
+    peft's forward.
+    """
+    done = []
+    try:
+        with torch.no_grad():
+            for layer in lora_layers(model):
+                base_forward = layer.base_layer.__dict__.get("forward")
+                w = getattr(base_forward, "weight", None)
+                if w is None or not _plain_adapter(layer):  # (dropout does not apply: generation runs in eval mode)
+                    continue
+                name = layer.active_adapters[0]
+                a, b = layer.lora_A[name].weight, layer.lora_B[name].weight
+                w.addmm_(b.to(w.dtype), a.to(w.dtype), alpha=float(layer.scaling[name]))
+                own = layer.__dict__.get("forward")  # (lab.fused's, inside a training run)
+                layer.forward = lambda x, *args, _base=layer.base_layer, **kwargs: _base(x, *args, **kwargs)
+                done.append((layer, own, base_forward))
+        yield model
+    finally:
+        for layer, own, base_forward in done:
+            if own is None:
+                del layer.forward
+            else:
+                layer.forward = own
+            base_forward.restore()

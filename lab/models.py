@@ -371,7 +371,7 @@ def dequantized_forward(mod, dtype: torch.dtype | None = None):
     def forward(x, _w=w, _b=bias):
         return F.linear(x.to(_w.dtype), _w, _b).to(x.dtype)
 
-    forward.weight = w  # this forward's own copy: lab.evaluation.merged_adapter folds an adapter into it
+    forward.weight = w  # this forward's own copy: lab.fused.merged_adapter folds an adapter into it
 
     def restore():
         """The copy back to the dequantized weight exactly (after an adapter was folded into it)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lab import data, fused, masking, models, packing, training
+from lab import data, evaluation, fused, masking, models, packing, training
 
 
 def _lora_model(base, seed=0, **kw):
@@ -173,3 +173,38 @@ def test_a_group_whose_second_output_is_unused_gets_the_gradients_of_the_first_a
     torch.testing.assert_close(ab[0].grad, a1.grad)
     torch.testing.assert_close(ab[1].grad, b1.grad)
     assert not ab[2].grad.any() and not ab[3].grad.any()  # the unused member: zero gradients
+
+
+def test_a_merged_adapter_answers_as_peft_s_layers_and_leaves_the_weights_as_they_were(tokenizer, monkeypatch):
+    """Generation folds the adapter into the dequantized fp32 weights (W + s B A): the logits agree with
+    peft's unmerged layers to fp32 rounding, the greedy answers are the same, the base comes back bit for
+    bit, and a switched-off adapter is not folded in."""
+    import contextlib
+
+    model = training.wrap_lora(models.load_model(quantization="nf4"), training.TrainConfig())
+    torch.manual_seed(0)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.02)
+    model.eval()
+    ids = tokenizer("The capital of France is", return_tensors="pt")["input_ids"]
+    causal = model.get_base_model()
+    with evaluation.float32_arithmetic(model), torch.no_grad():
+        with model.disable_adapter():
+            base = causal(ids).logits
+        unmerged = causal(ids).logits
+        with fused.merged_adapter(model):
+            assert all("forward" in vars(layer) for layer in fused.lora_layers(model))
+            merged = causal(ids).logits
+        assert not any("forward" in vars(layer) for layer in fused.lora_layers(model))
+        with model.disable_adapter():
+            assert torch.equal(causal(ids).logits, base)  # the dequantized copies restored exactly
+            with fused.merged_adapter(model):
+                assert not any("forward" in vars(layer) for layer in fused.lora_layers(model))
+                assert torch.equal(causal(ids).logits, base)
+    assert (unmerged - base).abs().max() > 0.1  # the adapter matters
+    torch.testing.assert_close(merged, unmerged, rtol=0, atol=1e-4)
+    prompts = ["Hi!", "What is the capital of Italy?", "Name a colour.", "How many legs does a spider have?"]
+    fast = evaluation.generate(model, tokenizer, prompts, max_new_tokens=16)
+    monkeypatch.setattr(fused, "merged_adapter", lambda m: contextlib.nullcontext(m))
+    assert evaluation.generate(model, tokenizer, prompts, max_new_tokens=16) == fast
