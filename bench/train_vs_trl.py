@@ -97,7 +97,9 @@ CATEGORIES = {"self_attn": "attention", "mlp": "MLP", "lm_head": "LM head", "emb
 def profile_steps(run, it, steps: int = 3) -> list[tuple[str, float]]:
     """Where a step's time goes, from torch.profiler over ``steps`` steps of a run under way, in ms per step.
 
-    Forward: ranges opened around each attention, MLP, LM head, embedding and norm module (forward hooks).
+    Forward: ranges opened around each attention, MLP, LM head, embedding and norm module (forward hooks),
+    and the ranges lab.fused_layer opens inside a fused decoder layer (forward and backward) and
+    lab.packing.HeadLoss around the LM head and loss (which makes its gradients in the forward pass).
     Backward: each autograd node is charged to the module whose forward made it (the profiler gives every
     forward op and its backward node the same sequence number; the forward op lies inside one range).
     Beside them: the 4-bit dequantization (inside attention and MLP, forward and backward) and the optimizer.
@@ -138,8 +140,8 @@ def profile_steps(run, it, steps: int = 3) -> list[tuple[str, float]]:
         totals[label] = totals.get(label, 0.0) + us / 1e3 / steps
 
     for e in events:
-        if e.name.startswith("lab::"):
-            add(f"{e.name[5:]} forward", e.cpu_time_total)
+        if e.name.startswith("lab::"):  # (ranges named "... backward" are lab.fused_layer's backward passes)
+            add(e.name[5:] if e.name.endswith(" backward") else f"{e.name[5:]} forward", e.cpu_time_total)
     seq_cat = {}
     for e in events:
         if e.sequence_nr >= 0 and not e.name.startswith("autograd::") and e.sequence_nr not in seq_cat:
@@ -149,6 +151,8 @@ def profile_steps(run, it, steps: int = 3) -> list[tuple[str, float]]:
     for e in events:
         name = e.name
         if name.startswith("autograd::engine::evaluate_function"):
+            if "DecoderLayerBackward" in name:
+                continue  # a whole fused layer: its backward is charged by the ranges inside it (above)
             add(f"{seq_cat.get(e.sequence_nr, 'loss, casts and the rest')} backward", e.cpu_time_total)
         elif "dequantize_4bit" in name or "dequantize_blockwise" in name:
             if not any(c.name == name for c in [e.cpu_parent] if c is not None):

@@ -67,48 +67,65 @@ class LoRALinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, bases, scalings, dtype, *ab):
-        shape, n = x.shape, len(bases)
-        x2 = x.reshape(-1, shape[-1])
-        if x2.dtype != dtype:
-            x2 = x2.to(dtype)
-        a16 = (ab[0] if n == 1 else torch.cat(ab[0::2])).to(dtype)  # (n r, d_in)
-        b16 = [b.to(dtype) for b in ab[1::2]]
-        r = ab[0].shape[0]
-        u = x2 @ a16.t()  # (T, n r)
-        scales = [block_scales(b) for b in bases]  # kept for the backward pass (4 bytes per 64 weights)
-        ys = [torch.addmm(x2 @ base_weight(base, dtype, sc).t(), u[:, i * r : (i + 1) * r], b.t(), alpha=s)
-              for i, (base, sc, b, s) in enumerate(zip(bases, scales, b16, scalings))]
+        shape = x.shape
+        x2 = x.reshape(-1, shape[-1]).to(dtype)
+        ys, (u, a16, b16, scales) = lora_forward(x2, bases, scalings, dtype, ab)
         ctx.save_for_backward(x2, u, a16, *b16)
-        ctx.bases, ctx.scales, ctx.scalings, ctx.r, ctx.x_dtype, ctx.x_shape = bases, scales, scalings, r, x.dtype, shape
+        ctx.bases, ctx.scales, ctx.scalings, ctx.x_dtype, ctx.x_shape = bases, scales, scalings, x.dtype, shape
         ctx.param_dtype = ab[0].dtype  # (fp32: LoRA weights train in fp32)
         return tuple(y.view(*shape[:-1], y.shape[-1]) for y in ys)
 
     @staticmethod
     def backward(ctx, *gys):
         x2, u, a16, *b16 = ctx.saved_tensors
-        r, n = ctx.r, len(b16)
         gs = [None if gy is None else gy.reshape(-1, gy.shape[-1]).to(x2.dtype) for gy in gys]
-        us = [u[:, i * r : (i + 1) * r] for i in range(n)]
-        gu = torch.zeros_like(u)  # (T, n r): s_i g_i B_i in member i's columns
-        for i, (g, b, s) in enumerate(zip(gs, b16, ctx.scalings)):
-            if g is not None:
-                torch.addmm(us[i], g, b, beta=0, alpha=s, out=gu[:, i * r : (i + 1) * r])
-        grads = [None] * (2 * n)
-        if any(ctx.needs_input_grad[4:]):
-            ga = (gu.t() @ x2).to(ctx.param_dtype)  # (n r, d_in): every member's dA in one matmul
-            for i, (g, b, s) in enumerate(zip(gs, b16, ctx.scalings)):
-                grads[2 * i] = ga[i * r : (i + 1) * r]
-                grads[2 * i + 1] = (torch.zeros(b.shape, dtype=ctx.param_dtype) if g is None
-                                    else torch.addmm(b, g.t(), us[i], beta=0, alpha=s).to(ctx.param_dtype))  # s g^T u
-        gx = None
-        if ctx.needs_input_grad[0]:
-            gx = x2.new_zeros(x2.shape) if all(g is None for g in gs) else None
-            for g, base, sc in zip(gs, ctx.bases, ctx.scales):
-                if g is not None:
-                    w = base_weight(base, x2.dtype, sc)
-                    gx = g @ w if gx is None else gx.addmm_(g, w)
-            gx = gx.addmm_(gu, a16).view(ctx.x_shape).to(ctx.x_dtype)
+        gx, grads = lora_backward(x2, u, a16, b16, ctx.bases, ctx.scales, ctx.scalings, gs, ctx.param_dtype,
+                                  ctx.needs_input_grad[0], any(ctx.needs_input_grad[4:]))
+        if gx is not None:
+            gx = gx.view(ctx.x_shape).to(ctx.x_dtype)
         return (gx, None, None, None, *grads)
+
+
+def lora_forward(x2, bases, scalings, dtype, ab):
+    """The forward of :class:`LoRALinear` on x2 (T, d_in) already in ``dtype``: the outputs (T, d_out_i), and
+    what the backward pass needs (u, the stacked A and each B in ``dtype``, each base's block scales)."""
+    n = len(bases)
+    a16 = (ab[0] if n == 1 else torch.cat(ab[0::2])).to(dtype)  # (n r, d_in)
+    b16 = [b.to(dtype) for b in ab[1::2]]
+    r = ab[0].shape[0]
+    u = x2 @ a16.t()  # (T, n r)
+    scales = [block_scales(b) for b in bases]  # kept for the backward pass (4 bytes per 64 weights)
+    ys = [torch.addmm(x2 @ base_weight(base, dtype, sc).t(), u[:, i * r : (i + 1) * r], b.t(), alpha=s)
+          for i, (base, sc, b, s) in enumerate(zip(bases, scales, b16, scalings))]
+    return ys, (u, a16, b16, scales)
+
+
+def lora_backward(x2, u, a16, b16, bases, scales, scalings, gs, param_dtype, need_x=True, need_params=True):
+    """The backward of :class:`LoRALinear`: gs (T, d_out_i) per member (None: unused) -> (dx (T, d_in) in
+    x2's dtype or None, [dA_1, dB_1, dA_2, ...] in ``param_dtype`` or Nones)."""
+    n = len(b16)
+    r = u.shape[1] // n
+    us = [u[:, i * r : (i + 1) * r] for i in range(n)]
+    gu = torch.zeros_like(u)  # (T, n r): s_i g_i B_i in member i's columns
+    for i, (g, b, s) in enumerate(zip(gs, b16, scalings)):
+        if g is not None:
+            torch.addmm(us[i], g, b, beta=0, alpha=s, out=gu[:, i * r : (i + 1) * r])
+    grads = [None] * (2 * n)
+    if need_params:
+        ga = (gu.t() @ x2).to(param_dtype)  # (n r, d_in): every member's dA in one matmul
+        for i, (g, b, s) in enumerate(zip(gs, b16, scalings)):
+            grads[2 * i] = ga[i * r : (i + 1) * r]
+            grads[2 * i + 1] = (torch.zeros(b.shape, dtype=param_dtype) if g is None
+                                else torch.addmm(b, g.t(), us[i], beta=0, alpha=s).to(param_dtype))  # s g^T u
+    gx = None
+    if need_x:
+        gx = x2.new_zeros(x2.shape) if all(g is None for g in gs) else None
+        for g, base, sc in zip(gs, bases, scales):
+            if g is not None:
+                w = base_weight(base, x2.dtype, sc)
+                gx = g @ w if gx is None else gx.addmm_(g, w)
+        gx = gx.addmm_(gu, a16)
+    return gx, grads
 
 
 def _plain_adapter(layer) -> bool:

@@ -7,7 +7,8 @@ sequences (a test checks it against ``transformers``' own loss, example by examp
 * attention is causal **within** each example (:func:`packed_attention`: a block-diagonal mask,
   computed example by example so its cost is sum L_i^2, not T^2);
 * the loss at position i predicts token i + 1 of the **same** example only (:func:`pack` lists those
-  pairs), and the LM head runs on exactly those positions (:func:`gathered_loss`).
+  pairs), and the LM head runs on exactly those positions (:func:`gathered_loss`, through
+  :class:`HeadLoss`).
 """
 
 from __future__ import annotations
@@ -181,27 +182,91 @@ def standard_attention(model):
             causal.set_attn_implementation(old)
 
 
+class HeadLoss(torch.autograd.Function):
+    """Summed next-token cross-entropy of rows h (n, d) against ``targets``, over ``total`` (the mean's
+    divisor), through the LM head W (V, d) — its gradients made in the forward pass, rows at a time:
+
+        Z = h W^T                      (n, V) in the compute dtype, one matmul
+        per block of ROWS rows, in fp32:  lse = logsumexp(Z_block);  loss += sum(lse - Z[target])
+                                          G_block = (softmax(Z_block) - onehot(target)) / total
+                                          written over Z_block in the compute dtype
+        dh = G W,  dW = G^T h (only when W trains)
+
+    — what ``F.cross_entropy(F.linear(h, W).float(), targets)`` and its backward pass compute (logits
+    rounded to the compute dtype, softmax in fp32, the gradient rounded back), without its five (n, V)
+    fp32 tensors: a copy of the logits, their log-softmax, a zero-filled one-hot gradient, the softmax
+    gradient and its cast, ~50 MB each at 250 positions, each written and read outside the CPU's caches.
+    Only dh (n, d) (and dW) is kept for the backward pass."""
+
+    ROWS = 16
+
+    @staticmethod
+    def forward(ctx, h, w, targets, total):
+        with torch.autograd.profiler.record_function("lab::LM head"):  # (a range for bench/train_vs_trl.py)
+            return HeadLoss._forward(ctx, h, w, targets, total)
+
+    @staticmethod
+    def _forward(ctx, h, w, targets, total):
+        z = h @ w.t()  # (n, V)
+        n = z.shape[0]
+        loss = torch.zeros((), dtype=torch.float64)
+        grad = any(ctx.needs_input_grad[:2])
+        rows = torch.arange(min(HeadLoss.ROWS, n), device=z.device)
+        for r0 in range(0, n, HeadLoss.ROWS):
+            zb = z[r0 : r0 + HeadLoss.ROWS]
+            t, r = targets[r0 : r0 + HeadLoss.ROWS], rows[: zb.shape[0]]
+            zf = zb.float()
+            lse = torch.logsumexp(zf, dim=1, keepdim=True)
+            loss += (lse.squeeze(1) - zf[r, t]).sum()
+            if grad:
+                zf.sub_(lse).exp_()
+                zf[r, t] -= 1.0
+                zb.copy_(zf.div_(total))
+        ctx.save_for_backward(z @ w if ctx.needs_input_grad[0] else None, z.t() @ h if ctx.needs_input_grad[1] else None)
+        return (loss / total).to(torch.float32)
+
+    @staticmethod
+    def backward(ctx, go):
+        dh, dw = ctx.saved_tensors
+        return (None if dh is None else dh * go.to(dh.dtype), None if dw is None else dw * go.to(dw.dtype), None, None)
+
+
 def gathered_loss(causal_lm, batch: PackedBatch) -> torch.Tensor:
     """Mean next-token cross-entropy over the trained positions, computing logits there only.
 
     h = decoder(input_ids) : (1, T, d);  logits = h[0, source] W_head^T : (n, V);
     loss = (1 / n) * sum_j -log softmax(logits_j)[targets_j]  — what ``model(labels=...).loss`` gives.
+    The LM head and the loss are one :class:`HeadLoss` node per LOGIT_CHUNK positions.
     """
     hidden = causal_lm.get_decoder()(
         input_ids=batch.input_ids, position_ids=batch.position_ids, lab_cu_seqlens=batch.cu_seqlens, use_cache=False
     ).last_hidden_state  # (1, T, d)
     head = causal_lm.get_output_embeddings()
     h = hidden[0, batch.source]  # (n, d)
+    n = h.shape[0]
+    if type(head) is not torch.nn.Linear or head.bias is not None:
+        return _module_loss(head, h, batch.targets)
+    w = head.weight
+    if torch.is_autocast_enabled(h.device.type):
+        dtype = torch.get_autocast_dtype(h.device.type)
+        h, w = h.to(dtype), w.to(dtype)
+    elif w.dtype != h.dtype:
+        return _module_loss(head, h, batch.targets)
+    # Many trained tokens (long examples, masking "none"): the logits of 8,192 positions would take
+    # 8,192 x 49,152 x 2 bytes = 800 MB; a chunk's logits are freed before the next chunk's are made.
+    return sum(HeadLoss.apply(h[i : i + LOGIT_CHUNK], w, batch.targets[i : i + LOGIT_CHUNK], n)
+               for i in range(0, n, LOGIT_CHUNK))
+
+
+def _module_loss(head, h, targets) -> torch.Tensor:
+    """The loss through any other head module, chunk by chunk (recomputed in the backward pass)."""
     if h.shape[0] <= LOGIT_CHUNK:
-        return F.cross_entropy(head(h).float(), batch.targets)  # logits (n, V)
-    # Many trained tokens (long examples, masking "none"): the logits of 8,192 positions alone would take
-    # 8,192 x 49,152 x (2 + 4 + 4) bytes = 4 GB with their fp32 copy and gradient. Each chunk's logits are
-    # made, reduced to a summed loss and dropped; the backward pass makes them again, a chunk at a time.
+        return F.cross_entropy(head(h).float(), targets)  # logits (n, V)
     from torch.utils.checkpoint import checkpoint
 
-    def chunk_loss(h_chunk, targets):
-        return F.cross_entropy(head(h_chunk).float(), targets, reduction="sum")
+    def chunk_loss(h_chunk, t):
+        return F.cross_entropy(head(h_chunk).float(), t, reduction="sum")
 
-    total = sum(checkpoint(chunk_loss, h[i : i + LOGIT_CHUNK], batch.targets[i : i + LOGIT_CHUNK], use_reentrant=False)
+    total = sum(checkpoint(chunk_loss, h[i : i + LOGIT_CHUNK], targets[i : i + LOGIT_CHUNK], use_reentrant=False)
                 for i in range(0, h.shape[0], LOGIT_CHUNK))
     return total / h.shape[0]

@@ -22,11 +22,16 @@ check them against transformers' own loss); the last is the usual mixed precisio
   they beat the fused CPU kernel ~2.5x), so no token attends across examples and no FLOP is spent
   on padding (:mod:`lab.packing`);
 * **logits only where there is a loss** — the LM head (576 x 49,152 for the bundled model) runs on
-  the hidden states at trained positions only: ``loss = CE(h[trained] W_head^T, next tokens)``;
+  the hidden states at trained positions only: ``loss = CE(h[trained] W_head^T, next tokens)``, one
+  node that makes the logits' gradient in the forward pass, 16 rows at a time in fp32, and keeps only
+  dL/dh (:class:`lab.packing.HeadLoss`; no (n, V) fp32 tensors);
 * **no gradient checkpointing** — a 135M model's activations fit easily, so nothing is recomputed;
 * **one autograd node per group of LoRA layers** (:mod:`lab.fused`: q/k/v, gate/up, o, down) — one A
   matmul per group, and per layer its dequantized base matmul and LoRA term in one addmm, instead of
   peft's and bitsandbytes' ~8 small ops per layer (and as many in the backward pass);
+* **one autograd node per decoder layer** (:mod:`lab.fused_layer`) — norms, the LoRA projections (the
+  LoRA part of each group in two matmuls), RoPE, attention and the MLP, forward and backward written
+  out, in place of ~100 ops of transformers' and peft's Python per layer and pass;
 * the machine's **compute dtype** (:func:`lab.models.compute_dtype`: bf16 on CUDA and on CPUs with
   native bf16 matmuls, ~4x faster than fp32 there; fp32 otherwise) for every matmul, under autocast
   as ``Trainer(bf16=True)`` does; LoRA weights, their gradients and the optimizer stay fp32.
@@ -49,7 +54,7 @@ from pathlib import Path
 
 import torch
 
-from lab import cores, fused, masking, memory, models
+from lab import cores, fused, fused_layer, masking, memory, models
 from lab.errors import LabError, LabRuntimeError, Msg, message_of
 from lab.packing import (  # noqa: F401  (re-exported: the training API in one place)
     LOGIT_CHUNK, PACKED_ATTENTION, PackedBatch, batches, gathered_loss, pack, packed_attention,
@@ -404,7 +409,7 @@ class TrainingRun:
             meter = memory.PeakMeter().start()
             self.start_memory_mb = meter.start_mb
             try:
-                with packed_attention_mode(self.model), fused.fused_lora(self.model):
+                with packed_attention_mode(self.model), fused.fused_lora(self.model), fused_layer.fused_layers(self.model):
                     yield from self._loop(stop)
             finally:
                 self.peak_memory_mb = meter.stop()

@@ -109,3 +109,25 @@ def test_a_causal_bias_first_made_during_inference_serves_training_later():
     out, _ = packing.packed_attention(None, q, k, v, None, lab_cu_seqlens=cu)
     out.sum().backward()
     assert packing._causal_bias.cache_info().hits >= 2 and q.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_head_loss_node_gives_cross_entropy_s_loss_and_gradients(dtype):
+    """HeadLoss (logits and their gradient made a block of rows at a time, in the forward pass) against
+    F.cross_entropy on the logits in fp32, with an upstream gradient other than 1 and a trained head
+    (full fine-tuning): the loss, dL/dh and dL/dW."""
+    torch.manual_seed(0)
+    n, d, v = 37, 24, 301  # 37 rows: blocks of 16, 16 and 5
+    h = (torch.randn(n, d) * 2).to(dtype).requires_grad_(True)
+    w = (torch.randn(v, d) * 0.5).to(dtype).requires_grad_(True)
+    t = torch.randint(0, v, (n,))
+    ref = F.cross_entropy((h @ w.t()).float(), t)
+    (ref * 3).backward()
+    gh, gw = h.grad.clone(), w.grad.clone()
+    h.grad = w.grad = None
+    loss = packing.HeadLoss.apply(h, w, t, n)
+    (loss * 3).backward()
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=2e-2, atol=2e-3)
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-6)
+    torch.testing.assert_close(h.grad.float(), gh.float(), **tol)
+    torch.testing.assert_close(w.grad.float(), gw.float(), **tol)
