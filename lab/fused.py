@@ -115,7 +115,7 @@ def lora_backward(x2, u, a16, b16, bases, scales, scalings, gs, param_dtype, nee
         ga = (gu.t() @ x2).to(param_dtype)  # (n r, d_in): every member's dA in one matmul
         for i, (g, b, s) in enumerate(zip(gs, b16, scalings)):
             grads[2 * i] = ga[i * r : (i + 1) * r]
-            grads[2 * i + 1] = (torch.zeros(b.shape, dtype=param_dtype) if g is None
+            grads[2 * i + 1] = (torch.zeros(b.shape, dtype=param_dtype, device=b.device) if g is None
                                 else torch.addmm(b, g.t(), us[i], beta=0, alpha=s).to(param_dtype))  # s g^T u
     gx = None
     if need_x:

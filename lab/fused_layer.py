@@ -70,13 +70,13 @@ def _proj_forward(x, bases, scalings, ab, dtype):
     scales = [fused.block_scales(b) for b in bases]
     a = (ab[0] if len(bases) == 1 else torch.cat(ab[0::2])).to(dtype)  # (n r, d_in)
     r = ab[0].shape[0]
-    bs = torch.zeros(sum(b.out_features for b in bases), r * len(bases), dtype=dtype)
+    bs = torch.zeros(sum(b.out_features for b in bases), r * len(bases), dtype=dtype, device=x.device)
     start = 0
     for i, (b, sv) in enumerate(zip(ab[1::2], scalings)):
         bs[start : start + b.shape[0], i * r : (i + 1) * r] = b * sv
         start += b.shape[0]
     u = x @ a.t()
-    y = torch.empty(x.shape[0], bs.shape[0], dtype=dtype)
+    y = torch.empty(x.shape[0], bs.shape[0], dtype=dtype, device=x.device)
     start = 0
     for base, sc in zip(bases, scales):
         torch.mm(x, fused.base_weight(base, dtype, sc).t(), out=y[:, start : start + base.out_features])
@@ -162,7 +162,7 @@ class DecoderLayer(torch.autograd.Function):
         k = _rope(qkv[:, h * dh : (h + hk) * dh].view(t, hk, dh), cos, sin_signed)
         v = qkv[:, (h + hk) * dh :].view(t, hk, dh)
         qh, kh, vh = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # (heads, T, D)
-        attn = torch.empty(t, h, dh, dtype=dtype)
+        attn = torch.empty(t, h, dh, dtype=dtype, device=x.device)
         probs, start = [], 0
         for n, qe, ke, ve in zip(sizes, qh.split(sizes, 1), kh.split(sizes, 1), vh.split(sizes, 1)):
             qe = qe.reshape(hk, g * n, dh)  # the g query heads of a key/value head as one matrix
@@ -209,7 +209,7 @@ class DecoderLayer(torch.autograd.Function):
         mlp = _range("MLP backward").__enter__()
         g_act, gd = _proj_backward(gy, act, svd, bases[6:], s[6:], pd)
         f = silu.shape[1]
-        g_gu = torch.empty(t, 2 * f, dtype=dtype)
+        g_gu = torch.empty(t, 2 * f, dtype=dtype, device=x.device)
         torch.mul(g_act, silu, out=g_gu[:, f:])
         torch.ops.aten.silu_backward.grad_input(g_act * gu[:, f:], gu[:, :f], grad_input=g_gu[:, :f])
         g_h2, gm = _proj_backward(g_gu, h2, sv2, bases[4:6], s[4:6], pd)
@@ -219,9 +219,9 @@ class DecoderLayer(torch.autograd.Function):
         attention = _range("attention backward").__enter__()
         g_a, go = _proj_backward(g_x2, a, svo, bases[3:4], s[3:4], pd)
         g_attn = g_a.view(t, h, dh)
-        g_qkv = torch.empty(t, (h + 2 * hk) * dh, dtype=dtype)
-        gq = torch.empty(h, t, dh, dtype=dtype)
-        gk = torch.empty(hk, t, dh, dtype=dtype)
+        g_qkv = torch.empty(t, (h + 2 * hk) * dh, dtype=dtype, device=x.device)
+        gq = torch.empty(h, t, dh, dtype=dtype, device=x.device)
+        gk = torch.empty(hk, t, dh, dtype=dtype, device=x.device)
         gv = g_qkv[:, (h + hk) * dh :].view(t, hk, dh).transpose(0, 1)  # (H_kv, T, D), written in place
         qh, kh, vh = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
         start = 0

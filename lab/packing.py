@@ -209,7 +209,7 @@ class HeadLoss(torch.autograd.Function):
     def _forward(ctx, h, w, targets, total):
         z = h @ w.t()  # (n, V)
         n = z.shape[0]
-        loss = torch.zeros((), dtype=torch.float64)
+        loss = torch.zeros((), dtype=torch.float64, device=z.device)
         grad = any(ctx.needs_input_grad[:2])
         rows = torch.arange(min(HeadLoss.ROWS, n), device=z.device)
         for r0 in range(0, n, HeadLoss.ROWS):
