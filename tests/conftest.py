@@ -146,3 +146,26 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def lora_with_b(base, seed=0, **kw):
+    """``base`` wrapped in LoRA (``lab.training.wrap_lora``, no quantization of its own) with B drawn from
+    N(0, 0.05), in training mode: B = 0, peft's start, would leave half of the LoRA path untested."""
+    from lab import training
+
+    model = training.wrap_lora(base, training.TrainConfig(quantization=None, **kw))
+    torch.manual_seed(seed)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.05)
+    model.train()
+    return model
+
+
+@pytest.fixture()
+def pirate_batch(tokenizer):
+    """Four chats of the bundled pirate set packed into one row, the loss on each final reply."""
+    from lab import data, masking, packing
+
+    chats = data.load_sft_dataset("pirate")["messages"][:4]
+    return packing.pack([masking.build_labels(tokenizer, c, "completion") for c in chats])

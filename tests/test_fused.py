@@ -5,18 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lab import data, evaluation, fused, masking, models, packing, training
+from conftest import lora_with_b
 
-
-def _lora_model(base, seed=0, **kw):
-    cfg = training.TrainConfig(quantization=None, **kw)
-    model = training.wrap_lora(base, cfg)
-    torch.manual_seed(seed)
-    for name, p in model.named_parameters():
-        if "lora_B" in name:
-            p.data.normal_(0, 0.05)  # B = 0 at the start would leave half of the LoRA path untested
-    model.train()
-    return model
+from lab import evaluation, fused, models, packing, training
 
 
 def _loss_and_grads(model, batch, fast: bool, autocast=None):
@@ -37,16 +28,10 @@ class _nothing:
         return False
 
 
-@pytest.fixture()
-def batch(tokenizer):
-    chats = data.load_sft_dataset("pirate")["messages"][:4]
-    return packing.pack([masking.build_labels(tokenizer, c, "completion") for c in chats])
-
-
-def test_fused_layers_give_peft_s_loss_and_gradients_in_fp32(tokenizer, batch):
-    model = _lora_model(models.tiny_model(tokenizer))
-    slow_loss, slow = _loss_and_grads(model, batch, fast=False)
-    fast_loss, fast = _loss_and_grads(model, batch, fast=True)
+def test_fused_layers_give_peft_s_loss_and_gradients_in_fp32(tokenizer, pirate_batch):
+    model = lora_with_b(models.tiny_model(tokenizer))
+    slow_loss, slow = _loss_and_grads(model, pirate_batch, fast=False)
+    fast_loss, fast = _loss_and_grads(model, pirate_batch, fast=True)
     assert fast_loss == pytest.approx(slow_loss, rel=1e-6)
     assert slow.keys() == fast.keys() and len(fast) == 2 * 7 * 2  # A and B of 7 layers x 2 blocks
     for name in slow:
@@ -54,13 +39,13 @@ def test_fused_layers_give_peft_s_loss_and_gradients_in_fp32(tokenizer, batch):
         assert fast[name].dtype == torch.float32
 
 
-def test_the_context_routes_each_block_through_four_nodes_and_gives_peft_its_forward_back(tokenizer, batch):
-    model = _lora_model(models.tiny_model(tokenizer))
+def test_the_context_routes_each_block_through_four_nodes_and_gives_peft_its_forward_back(tokenizer, pirate_batch):
+    model = lora_with_b(models.tiny_model(tokenizer))
     layers = fused.lora_layers(model)
     assert len(layers) == 14
     with packing.packed_attention_mode(model), fused.fused_lora(model):
         assert all("forward" in layer.__dict__ for layer in layers)
-        loss = packing.gathered_loss(model.get_base_model(), batch)
+        loss = packing.gathered_loss(model.get_base_model(), pirate_batch)
     nodes, seen, todo = [], set(), [loss.grad_fn]
     while todo:
         fn = todo.pop()
@@ -75,21 +60,21 @@ def test_the_context_routes_each_block_through_four_nodes_and_gives_peft_its_for
     assert not any("forward" in layer.__dict__ for layer in layers)
 
 
-def test_a_disabled_adapter_falls_back_to_the_base_model(tokenizer, batch):
-    model = _lora_model(models.tiny_model(tokenizer))
+def test_a_disabled_adapter_falls_back_to_the_base_model(tokenizer, pirate_batch):
+    model = lora_with_b(models.tiny_model(tokenizer))
     with torch.no_grad(), packing.packed_attention_mode(model):
         with model.disable_adapter():
-            base = packing.gathered_loss(model.get_base_model(), batch).item()
+            base = packing.gathered_loss(model.get_base_model(), pirate_batch).item()
         with fused.fused_lora(model):
             with model.disable_adapter():
-                fast_base = packing.gathered_loss(model.get_base_model(), batch).item()
-            adapted = packing.gathered_loss(model.get_base_model(), batch).item()
+                fast_base = packing.gathered_loss(model.get_base_model(), pirate_batch).item()
+            adapted = packing.gathered_loss(model.get_base_model(), pirate_batch).item()
     assert fast_base == base
     assert abs(adapted - base) > 1e-3  # the adapter is on again once the block ends
 
 
 def test_dropout_layers_keep_peft_s_forward(tokenizer):
-    model = _lora_model(models.tiny_model(tokenizer), dropout=0.1)
+    model = lora_with_b(models.tiny_model(tokenizer), dropout=0.1)
     layer = fused.lora_layers(model)[0]
     assert not fused._fusable(layer)
 
@@ -97,7 +82,7 @@ def test_dropout_layers_keep_peft_s_forward(tokenizer):
 @pytest.fixture(scope="module")
 def nf4_layer():
     """The real model's first q_proj in NF4 (double quantization), with a LoRA adapter whose B is not zero."""
-    model = _lora_model(models.load_model(quantization="nf4"), seed=1)
+    model = lora_with_b(models.load_model(quantization="nf4"), seed=1)
     return model, fused.lora_layers(model)[0]
 
 

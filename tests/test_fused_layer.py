@@ -7,17 +7,9 @@ import contextlib
 import pytest
 import torch
 
-from lab import data, fused, fused_layer, masking, models, packing, training
+from conftest import lora_with_b
 
-
-def _lora_model(base, seed=0, **kw):
-    model = training.wrap_lora(base, training.TrainConfig(quantization=None, **kw))
-    torch.manual_seed(seed)
-    for name, p in model.named_parameters():
-        if "lora_B" in name:
-            p.data.normal_(0, 0.05)  # B = 0 at the start would leave half of the LoRA path untested
-    model.train()
-    return model
+from lab import fused, fused_layer, models, packing
 
 
 def _nodes(loss, name):
@@ -49,16 +41,10 @@ def _loss_and_grads(model, batch, layers: bool, autocast=None):
     return loss.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}, nodes
 
 
-@pytest.fixture()
-def batch(tokenizer):
-    chats = data.load_sft_dataset("pirate")["messages"][:4]
-    return packing.pack([masking.build_labels(tokenizer, c, "completion") for c in chats])
-
-
-def test_fused_layers_give_transformers_loss_and_every_lora_gradient_in_fp32(tokenizer, batch):
-    model = _lora_model(models.tiny_model(tokenizer))
-    slow_loss, slow, slow_nodes = _loss_and_grads(model, batch, layers=False)
-    fast_loss, fast, fast_nodes = _loss_and_grads(model, batch, layers=True)
+def test_fused_layers_give_transformers_loss_and_every_lora_gradient_in_fp32(tokenizer, pirate_batch):
+    model = lora_with_b(models.tiny_model(tokenizer))
+    slow_loss, slow, slow_nodes = _loss_and_grads(model, pirate_batch, layers=False)
+    fast_loss, fast, fast_nodes = _loss_and_grads(model, pirate_batch, layers=True)
     assert (slow_nodes, fast_nodes) == (0, 2)  # each of the 2 layers one node
     assert fast_loss == pytest.approx(slow_loss, rel=1e-6)
     assert slow.keys() == fast.keys() and len(fast) == 2 * 7 * 2
@@ -66,43 +52,37 @@ def test_fused_layers_give_transformers_loss_and_every_lora_gradient_in_fp32(tok
         torch.testing.assert_close(fast[name], slow[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_a_scaling_that_is_not_a_power_of_two_still_matches(tokenizer, batch):
+def test_a_scaling_that_is_not_a_power_of_two_still_matches(tokenizer, pirate_batch):
     """alpha / r = 0.75: the block-diagonal s B of a group carries it into both the output and dB."""
-    base = models.tiny_model(tokenizer)
-    model = training.wrap_lora(base, training.TrainConfig(quantization=None, r=8, alpha=6.0))
+    model = lora_with_b(models.tiny_model(tokenizer), seed=3, r=8, alpha=6.0)
     assert model.get_base_model().model.layers[0].self_attn.q_proj.scaling["default"] == 0.75
-    torch.manual_seed(3)
-    for name, p in model.named_parameters():
-        if "lora_B" in name:
-            p.data.normal_(0, 0.05)
-    model.train()
-    slow_loss, slow, _ = _loss_and_grads(model, batch, layers=False)
-    fast_loss, fast, nodes = _loss_and_grads(model, batch, layers=True)
+    slow_loss, slow, _ = _loss_and_grads(model, pirate_batch, layers=False)
+    fast_loss, fast, nodes = _loss_and_grads(model, pirate_batch, layers=True)
     assert nodes == 2
     assert fast_loss == pytest.approx(slow_loss, rel=1e-6)
     for name in slow:
         torch.testing.assert_close(fast[name], slow[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_long_examples_and_the_end_of_the_context_fall_back_to_the_layer_s_own_forward(tokenizer, batch, monkeypatch):
-    model = _lora_model(models.tiny_model(tokenizer))
-    ref_loss, ref, _ = _loss_and_grads(model, batch, layers=False)
+def test_long_examples_and_the_end_of_the_context_fall_back_to_the_layer_s_own_forward(tokenizer, pirate_batch, monkeypatch):
+    model = lora_with_b(models.tiny_model(tokenizer))
+    ref_loss, ref, _ = _loss_and_grads(model, pirate_batch, layers=False)
     monkeypatch.setattr(fused_layer, "FUSED_ATTENTION_FROM", 8)  # every example is now "long"
-    loss, grads, nodes = _loss_and_grads(model, batch, layers=True)
+    loss, grads, nodes = _loss_and_grads(model, pirate_batch, layers=True)
     assert nodes == 0 and loss == pytest.approx(ref_loss, rel=1e-6)
     layers = fused_layer.decoder_layers(model)
     assert len(layers) == 2 and not any("forward" in vars(m) for m in layers)  # the class's forward is back
 
 
-def test_a_real_nf4_model_gives_peft_s_loss_and_gradients(tokenizer, batch):
+def test_a_real_nf4_model_gives_peft_s_loss_and_gradients(tokenizer, pirate_batch):
     """On the bundled model in NF4, in this machine's compute dtype (bf16 where the CPU has it): the loss
     equals the unfused path's to rounding noise and every LoRA gradient points the same way (cosine >
     0.99) with the same size (within 3 %)."""
-    model = _lora_model(models.load_model(quantization="nf4"), seed=1)
+    model = lora_with_b(models.load_model(quantization="nf4"), seed=1)
     dtype = models.compute_dtype()
     autocast = None if dtype == torch.float32 else dtype
-    slow_loss, slow, _ = _loss_and_grads(model, batch, layers=False, autocast=autocast)
-    fast_loss, fast, nodes = _loss_and_grads(model, batch, layers=True, autocast=autocast)
+    slow_loss, slow, _ = _loss_and_grads(model, pirate_batch, layers=False, autocast=autocast)
+    fast_loss, fast, nodes = _loss_and_grads(model, pirate_batch, layers=True, autocast=autocast)
     assert nodes == model.get_base_model().config.num_hidden_layers
     assert fast_loss == pytest.approx(slow_loss, rel=5e-3)
     for name in slow:
