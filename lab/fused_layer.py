@@ -57,56 +57,9 @@ def _rope(t, cos, sin_signed):
     return (t * cos).add_(t.roll(t.shape[-1] // 2, -1).mul_(sin_signed))
 
 
-def _rope_backward(g, cos, sin_signed, out=None):
+def _rope_backward(g, cos, sin_signed):
     """The transpose of _rope: g cos + roll(g sin_signed, D/2) (rolling by half the size is its own inverse)."""
-    return torch.addcmul((g * sin_signed).roll(g.shape[-1] // 2, -1), g, cos, out=out)
-
-
-def _proj_forward(x, bases, scalings, ab, dtype):
-    """A group of LoRA projections reading x (T, d_in) as one: y = [x W_1^T, x W_2^T, ...] + u Bs^T
-    (T, sum d_out), with u = x [A_1; A_2; ...]^T (T, n r) and Bs = blockdiag(s_1 B_1, s_2 B_2, ...): the LoRA
-    part is two matmuls for the group, whatever its size; each base weight is dequantized (bitsandbytes'
-    kernel) and multiplied into its own columns of y. Returns y and what the backward pass needs."""
-    scales = [fused.block_scales(b) for b in bases]
-    a = (ab[0] if len(bases) == 1 else torch.cat(ab[0::2])).to(dtype)  # (n r, d_in)
-    r = ab[0].shape[0]
-    bs = torch.zeros(sum(b.out_features for b in bases), r * len(bases), dtype=dtype, device=x.device)
-    start = 0
-    for i, (b, sv) in enumerate(zip(ab[1::2], scalings)):
-        bs[start : start + b.shape[0], i * r : (i + 1) * r] = b * sv
-        start += b.shape[0]
-    u = x @ a.t()
-    y = torch.empty(x.shape[0], bs.shape[0], dtype=dtype, device=x.device)
-    start = 0
-    for base, sc in zip(bases, scales):
-        torch.mm(x, fused.base_weight(base, dtype, sc).t(), out=y[:, start : start + base.out_features])
-        start += base.out_features
-    return y.addmm_(u, bs.t()), (u, a, bs, scales)
-
-
-def _proj_backward(g, x, saved, bases, scalings, param_dtype, need_x=True):
-    """Gradients of _proj_forward from g (T, sum d_out): dx (or None) and [dA_1, dB_1, dA_2, ...]."""
-    u, a, bs, scales = saved
-    n = len(bases)
-    r = a.shape[0] // n
-    gu = g @ bs  # (T, n r): s_i g_i B_i
-    da = (gu.t() @ x).to(param_dtype)  # (n r, d_in)
-    dbs = g.t() @ u  # (sum d_out, n r): member i's dB / s_i in its diagonal block
-    grads, start = [], 0
-    for i, (base, sv) in enumerate(zip(bases, scalings)):
-        rows = base.out_features
-        grads += [da[i * r : (i + 1) * r], (dbs[start : start + rows, i * r : (i + 1) * r] * sv).to(param_dtype)]
-        start += rows
-    dx = None
-    if need_x:
-        start = 0
-        for base, sc in zip(bases, scales):
-            w = fused.base_weight(base, x.dtype, sc)
-            gi = g[:, start : start + base.out_features]
-            dx = gi @ w if dx is None else dx.addmm_(gi, w)
-            start += base.out_features
-        dx.addmm_(gu, a)
-    return dx, grads
+    return torch.addcmul((g * sin_signed).roll(g.shape[-1] // 2, -1), g, cos)
 
 
 def _range(name):
@@ -144,7 +97,9 @@ class _Layer:
 
 
 class DecoderLayer(torch.autograd.Function):
-    """x (T, d) -> the layer's output (T, d); gradients to x and the 14 LoRA weights (see the module docstring)."""
+    """x (T, d) -> the layer's output (T, d); gradients to x and the 14 LoRA weights (see the module docstring).
+    Each group of projections (q/k/v, o, gate/up, down) computes as :class:`lab.fused.LoRALinear` does, through
+    its :func:`lab.fused.lora_forward` and :func:`lab.fused.lora_backward`."""
 
     @staticmethod
     def forward(ctx, x, spec: _Layer, sizes, cos, sin_signed, *ab):
@@ -157,11 +112,10 @@ class DecoderLayer(torch.autograd.Function):
         with _range("norms"):
             h1, rstd1 = _norm(x, spec.norm1.weight, spec.norm1.variance_epsilon)
         attention = _range("attention").__enter__()
-        qkv, sv1 = _proj_forward(h1, bases[:3], s[:3], ab[:6], dtype)  # (T, (H + 2 H_kv) D)
-        q = _rope(qkv[:, : h * dh].view(t, h, dh), cos, sin_signed)
-        k = _rope(qkv[:, h * dh : (h + hk) * dh].view(t, hk, dh), cos, sin_signed)
-        v = qkv[:, (h + hk) * dh :].view(t, hk, dh)
-        qh, kh, vh = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)  # (heads, T, D)
+        (q, k, v), g1 = fused.lora_forward(h1, bases[:3], s[:3], dtype, ab[:6])
+        q = _rope(q.view(t, h, dh), cos, sin_signed)
+        k = _rope(k.view(t, hk, dh), cos, sin_signed)
+        qh, kh, vh = q.transpose(0, 1), k.transpose(0, 1), v.view(t, hk, dh).transpose(0, 1)  # (heads, T, D)
         attn = torch.empty(t, h, dh, dtype=dtype, device=x.device)
         probs, start = [], 0
         for n, qe, ke, ve in zip(sizes, qh.split(sizes, 1), kh.split(sizes, 1), vh.split(sizes, 1)):
@@ -172,22 +126,22 @@ class DecoderLayer(torch.autograd.Function):
             attn[start : start + n] = torch.bmm(p.to(dtype), ve).view(h, n, dh).transpose(0, 1)
             start += n
         a = attn.view(t, h * dh)
-        o, svo = _proj_forward(a, bases[3:4], s[3:4], ab[6:8], dtype)
+        (o,), go = fused.lora_forward(a, bases[3:4], s[3:4], dtype, ab[6:8])
         x2 = x + o
         attention.__exit__(None, None, None)
         with _range("norms"):
             h2, rstd2 = _norm(x2, spec.norm2.weight, spec.norm2.variance_epsilon)
         mlp = _range("MLP").__enter__()
-        gu, sv2 = _proj_forward(h2, bases[4:6], s[4:6], ab[8:12], dtype)  # (T, 2 F): gate, up
-        f = gu.shape[1] // 2
-        silu = torch.nn.functional.silu(gu[:, :f])
-        act = silu * gu[:, f:]
-        down, svd = _proj_forward(act, bases[6:], s[6:], ab[12:], dtype)
+        (gate, up), gm = fused.lora_forward(h2, bases[4:6], s[4:6], dtype, ab[8:12])
+        silu = torch.nn.functional.silu(gate)
+        act = silu * up
+        (down,), gd = fused.lora_forward(act, bases[6:], s[6:], dtype, ab[12:])
         mlp.__exit__(None, None, None)
-        ctx.save_for_backward(x, rstd1, h1, q, k, v, a, x2, rstd2, h2, gu, silu, act, *probs,
-                              *sv1[:3], *svo[:3], *sv2[:3], *svd[:3])
+        groups = (g1, go, gm, gd)  # each (u, stacked A, [B_i], block scales)
+        ctx.save_for_backward(x, rstd1, h1, q, k, v, a, x2, rstd2, h2, gate, up, silu, act, *probs,
+                              *(w for u, a16, b16, _ in groups for w in (u, a16, *b16)))
         ctx.spec, ctx.sizes, ctx.s, ctx.rope = spec, sizes, s, (cos, sin_signed)
-        ctx.scales = (sv1[3], svo[3], sv2[3], svd[3])
+        ctx.scales = [sc for *_, sc in groups]
         ctx.param_dtype = ab[0].dtype
         return x2 + down
 
@@ -195,11 +149,16 @@ class DecoderLayer(torch.autograd.Function):
     def backward(ctx, gy):
         spec, sizes, s, (cos, sin_signed) = ctx.spec, ctx.sizes, ctx.s, ctx.rope
         saved = ctx.saved_tensors
-        x, rstd1, h1, q, k, v, a, x2, rstd2, h2, gu, silu, act = saved[:13]
-        probs = saved[13 : 13 + len(sizes)]
-        rest = saved[13 + len(sizes) :]
-        sv1, svo, sv2, svd = ((*rest[3 * i : 3 * i + 3], sc) for i, sc in enumerate(ctx.scales))
+        x, rstd1, h1, q, k, v, a, x2, rstd2, h2, gate, up, silu, act = saved[:14]
+        probs = saved[14 : 14 + len(sizes)]
+        rest = list(saved[14 + len(sizes) :])
         bases = [m.base_layer for m in spec.mods]
+        groups = []  # (u, stacked A, [B_i]) of q/k/v, o, gate/up, down
+        for members in (3, 1, 2, 1):
+            groups.append((rest[0], rest[1], rest[2 : 2 + members]))
+            rest = rest[2 + members :]
+        (u1, a1, b1), (uo, ao, bo), (u2, a2, b2), (ud, ad, bd) = groups
+        sc1, sco, sc2, scd = ctx.scales
         pd = ctx.param_dtype
         dtype = x.dtype
         h, hk, dh = spec.heads, spec.kv_heads, spec.head_dim
@@ -207,23 +166,20 @@ class DecoderLayer(torch.autograd.Function):
         t = x.shape[0]
         gy = gy.to(dtype)
         mlp = _range("MLP backward").__enter__()
-        g_act, gd = _proj_backward(gy, act, svd, bases[6:], s[6:], pd)
-        f = silu.shape[1]
-        g_gu = torch.empty(t, 2 * f, dtype=dtype, device=x.device)
-        torch.mul(g_act, silu, out=g_gu[:, f:])
-        torch.ops.aten.silu_backward.grad_input(g_act * gu[:, f:], gu[:, :f], grad_input=g_gu[:, :f])
-        g_h2, gm = _proj_backward(g_gu, h2, sv2, bases[4:6], s[4:6], pd)
+        g_act, gd = fused.lora_backward(act, ud, ad, bd, bases[6:], scd, s[6:], [gy], pd)
+        g_up = g_act * silu
+        g_gate = torch.ops.aten.silu_backward(g_act * up, gate)
+        g_h2, gm = fused.lora_backward(h2, u2, a2, b2, bases[4:6], sc2, s[4:6], [g_gate, g_up], pd)
         mlp.__exit__(None, None, None)
         with _range("norms backward"):
             g_x2 = gy + _norm_backward(g_h2, x2, rstd2, spec.norm2.weight)
         attention = _range("attention backward").__enter__()
-        g_a, go = _proj_backward(g_x2, a, svo, bases[3:4], s[3:4], pd)
+        g_a, go = fused.lora_backward(a, uo, ao, bo, bases[3:4], sco, s[3:4], [g_x2], pd)
         g_attn = g_a.view(t, h, dh)
-        g_qkv = torch.empty(t, (h + 2 * hk) * dh, dtype=dtype, device=x.device)
         gq = torch.empty(h, t, dh, dtype=dtype, device=x.device)
         gk = torch.empty(hk, t, dh, dtype=dtype, device=x.device)
-        gv = g_qkv[:, (h + hk) * dh :].view(t, hk, dh).transpose(0, 1)  # (H_kv, T, D), written in place
-        qh, kh, vh = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
+        gv = torch.empty(hk, t, dh, dtype=dtype, device=x.device)
+        qh, kh, vh = q.transpose(0, 1), k.transpose(0, 1), v.view(t, hk, dh).transpose(0, 1)
         start = 0
         for n, p, qe, ke, ve in zip(sizes, probs, qh.split(sizes, 1), kh.split(sizes, 1), vh.split(sizes, 1)):
             ge = g_attn[start : start + n].transpose(0, 1).reshape(hk, g * n, dh)  # (H_kv, g n, D)
@@ -233,11 +189,11 @@ class DecoderLayer(torch.autograd.Function):
             gq[:, start : start + n] = torch.bmm(gs, ke).view(h, n, dh)
             gk[:, start : start + n] = torch.bmm(gs.transpose(1, 2), qe.reshape(hk, g * n, dh))
             start += n
-        _rope_backward(gq.transpose(0, 1).mul_(spec.scale), cos, sin_signed, out=g_qkv[:, : h * dh].view(t, h, dh))
-        _rope_backward(gk.transpose(0, 1).mul_(spec.scale), cos, sin_signed,
-                       out=g_qkv[:, h * dh : (h + hk) * dh].view(t, hk, dh))
+        gq = _rope_backward(gq.transpose(0, 1).mul_(spec.scale), cos, sin_signed).reshape(t, h * dh)
+        gk = _rope_backward(gk.transpose(0, 1).mul_(spec.scale), cos, sin_signed).reshape(t, hk * dh)
         need_x = ctx.needs_input_grad[0]
-        g_h1, ga = _proj_backward(g_qkv, h1, sv1, bases[:3], s[:3], pd, need_x=need_x)
+        g_h1, ga = fused.lora_backward(h1, u1, a1, b1, bases[:3], sc1, s[:3],
+                                       [gq, gk, gv.transpose(0, 1).reshape(t, hk * dh)], pd, need_x=need_x)
         attention.__exit__(None, None, None)
         with _range("norms backward"):
             gx = g_x2 + _norm_backward(g_h1, x, rstd1, spec.norm1.weight) if need_x else None

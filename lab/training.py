@@ -29,9 +29,9 @@ check them against transformers' own loss); the last is the usual mixed precisio
 * **one autograd node per group of LoRA layers** (:mod:`lab.fused`: q/k/v, gate/up, o, down) — one A
   matmul per group, and per layer its dequantized base matmul and LoRA term in one addmm, instead of
   peft's and bitsandbytes' ~8 small ops per layer (and as many in the backward pass);
-* **one autograd node per decoder layer** (:mod:`lab.fused_layer`) — norms, the LoRA projections (the
-  LoRA part of each group in two matmuls), RoPE, attention and the MLP, forward and backward written
-  out, in place of ~100 ops of transformers' and peft's Python per layer and pass;
+* **one autograd node per decoder layer** (:mod:`lab.fused_layer`) — norms, the LoRA projections (each
+  group as in :mod:`lab.fused`), RoPE, attention and the MLP, forward and backward written out, in place
+  of ~100 ops of transformers' and peft's Python per layer and pass;
 * the machine's **compute dtype** (:func:`lab.models.compute_dtype`: bf16 on CUDA and on CPUs with
   native bf16 matmuls, ~4x faster than fp32 there; fp32 otherwise) for every matmul, under autocast
   as ``Trainer(bf16=True)`` does; LoRA weights, their gradients and the optimizer stay fp32.

@@ -25,12 +25,16 @@ def _nodes(loss, name):
     return count
 
 
-def _loss_and_grads(model, batch, layers: bool, autocast=None):
+def _loss_and_grads(model, batch, layers: bool, autocast=None, lora_nodes=None):
+    """Loss, LoRA gradients and DecoderLayerBackward nodes: with ``layers``, through lab.fused_layer (and
+    lab.fused where a layer falls back); without, through transformers + peft alone (or with lab.fused's
+    nodes if ``lora_nodes``) — never lab.fused as the reference, whose functions the layer reuses."""
     for p in model.parameters():
         p.grad = None
     with contextlib.ExitStack() as stack:
         stack.enter_context(packing.packed_attention_mode(model))
-        stack.enter_context(fused.fused_lora(model))
+        if layers or lora_nodes:
+            stack.enter_context(fused.fused_lora(model))
         if layers:
             stack.enter_context(fused_layer.fused_layers(model))
         if autocast:
@@ -53,7 +57,7 @@ def test_fused_layers_give_transformers_loss_and_every_lora_gradient_in_fp32(tok
 
 
 def test_a_scaling_that_is_not_a_power_of_two_still_matches(tokenizer, pirate_batch):
-    """alpha / r = 0.75: the block-diagonal s B of a group carries it into both the output and dB."""
+    """alpha / r = 0.75 reaches every output and every dB (a scale of 2 could hide a factor dropped twice)."""
     model = lora_with_b(models.tiny_model(tokenizer), seed=3, r=8, alpha=6.0)
     assert model.get_base_model().model.layers[0].self_attn.q_proj.scaling["default"] == 0.75
     slow_loss, slow, _ = _loss_and_grads(model, pirate_batch, layers=False)
@@ -76,16 +80,23 @@ def test_long_examples_and_the_end_of_the_context_fall_back_to_the_layer_s_own_f
 
 def test_a_real_nf4_model_gives_peft_s_loss_and_gradients(tokenizer, pirate_batch):
     """On the bundled model in NF4, in this machine's compute dtype (bf16 where the CPU has it): the loss
-    equals the unfused path's to rounding noise and every LoRA gradient points the same way (cosine >
-    0.99) with the same size (within 3 %)."""
+    equals peft's to rounding noise, every LoRA gradient points the same way (cosine > 0.99), and all of
+    them together differ from peft's no more than lab.fused's LoRA nodes alone do (1.5x + 1e-3): in
+    bf16 any two orders of rounding differ, by up to ~12 % on the norm of the smallest gradients."""
     model = lora_with_b(models.load_model(quantization="nf4"), seed=1)
     dtype = models.compute_dtype()
     autocast = None if dtype == torch.float32 else dtype
-    slow_loss, slow, _ = _loss_and_grads(model, pirate_batch, layers=False, autocast=autocast)
+    peft_loss, peft, _ = _loss_and_grads(model, pirate_batch, layers=False, autocast=autocast)
+    _, nodes_only, _ = _loss_and_grads(model, pirate_batch, layers=False, autocast=autocast, lora_nodes=True)
     fast_loss, fast, nodes = _loss_and_grads(model, pirate_batch, layers=True, autocast=autocast)
     assert nodes == model.get_base_model().config.num_hidden_layers
-    assert fast_loss == pytest.approx(slow_loss, rel=5e-3)
-    for name in slow:
-        a, b = fast[name].double().flatten(), slow[name].double().flatten()
+    assert fast_loss == pytest.approx(peft_loss, rel=5e-3)
+    for name in peft:
+        a, b = fast[name].double().flatten(), peft[name].double().flatten()
         assert torch.nn.functional.cosine_similarity(a, b, dim=0) > 0.99, name
-        assert a.norm() == pytest.approx(b.norm().item(), rel=0.03), name
+
+    def error(grads):
+        return (sum((grads[n].double() - peft[n].double()).norm() ** 2 for n in peft)
+                / sum(peft[n].double().norm() ** 2 for n in peft)).sqrt().item()
+
+    assert error(fast) < 1.5 * error(nodes_only) + 1e-3, (error(fast), error(nodes_only))
